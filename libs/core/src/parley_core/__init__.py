@@ -1,0 +1,1 @@
+"""Pieces every Parley process shares: settings, logging, errors, health, engines, tokens."""

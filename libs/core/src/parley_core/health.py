@@ -1,0 +1,48 @@
+"""`/healthz` (the process is alive) and `/readyz` (its dependencies answer), per shared/API.md."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from litestar import Response, get
+from litestar.handlers import HTTPRouteHandler
+
+from parley_core.web import error_response
+
+logger = logging.getLogger(__name__)
+
+Probe = Callable[[], Awaitable[object]]
+"""An awaitable that returns when a dependency answers and raises when it does not."""
+
+PROBE_TIMEOUT_SECONDS = 2.0
+
+
+async def _run(name: str, probe: Probe) -> str | None:
+    try:
+        await asyncio.wait_for(probe(), PROBE_TIMEOUT_SECONDS)
+    except Exception as exc:
+        logger.warning("readiness probe failed", extra={"dependency": name, "error": repr(exc)})
+        return name
+    return None
+
+
+def handlers(probes: Mapping[str, Probe]) -> list[HTTPRouteHandler]:
+    """Route handlers for both endpoints; `probes` names each dependency readiness needs."""
+
+    @get("/healthz", include_in_schema=False, sync_to_thread=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/readyz", include_in_schema=False)
+    async def readyz() -> Response[dict[str, Any]]:
+        results = await asyncio.gather(*(_run(name, probe) for name, probe in probes.items()))
+        failing = [name for name in results if name is not None]
+        checks = {name: ("failing" if name in failing else "ok") for name in probes}
+        if failing:
+            return error_response(503, f"{', '.join(failing)} unavailable", checks=checks)
+        return Response({"status": "ok", "checks": checks})
+
+    return [healthz, readyz]

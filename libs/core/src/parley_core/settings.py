@@ -1,0 +1,71 @@
+"""The typed settings base that every Parley process extends (shared/API.md "Running it").
+
+Each process builds exactly one settings object in its composition root and passes it
+down; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class CoreSettings(BaseSettings):
+    """Settings every service reads, from `PARLEY_*` variables and an optional `.env`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PARLEY_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    host: str = "127.0.0.1"
+    """Address the HTTP server listens on."""
+
+    port: int = Field(default=8000, ge=0, le=65535)
+    """TCP port the HTTP server listens on (0 picks a free one)."""
+
+    data_dir: Path = Path(".parley")
+    """Where the embedded default keeps its SQLite files and generated keys."""
+
+    database_url: str = ""
+    """`postgresql+psycopg://...` or `sqlite+aiosqlite:///...`; empty: SQLite under `data_dir`."""
+
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    """PostgreSQL connections each process keeps open."""
+
+    redis_url: str | None = None
+    """`redis://...`; unset means in-process state (one replica only)."""
+
+    admin_token: SecretStr | None = None
+    """Bearer token of the `/internal` routes; unset disables them (every call answers 401)."""
+
+    cors_origins: Annotated[list[str], NoDecode] = []
+    """Comma-separated browser origins allowed by CORS; empty allows none."""
+
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Proxies (comma-separated, or `*`) whose X-Forwarded-For names the client address."""
+
+    log_level: str = "INFO"
+    """Root log level."""
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg_driver(cls, value: str) -> str:
+        # Operators paste libpq URLs; SQLAlchemy needs the driver named.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value.removeprefix(prefix)
+        return value
+
+    def sqlite_url(self, name: str) -> str:
+        """The embedded default's database: one SQLite file per service under `data_dir`."""
+        return f"sqlite+aiosqlite:///{self.data_dir / name}.db"

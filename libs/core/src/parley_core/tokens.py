@@ -1,0 +1,134 @@
+"""Access-token verification from a JWKS, shared by every service that accepts Parley tokens.
+
+The auth service signs; everyone else verifies locally with the keys it publishes at
+`/.well-known/jwks.json` (shared/API.md "Auth API"), so no request calls auth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import jwt
+
+ALGORITHM = "EdDSA"
+"""The one algorithm accepted; `none`, HS* and everything else are refused before decoding."""
+
+REQUIRED_CLAIMS = ("sub", "tid", "username", "exp", "iat", "jti")
+
+JwksSource = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class InvalidToken(Exception):
+    """The token is malformed, forged, expired or signed by an unknown key."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """Who the caller is, as the access token says."""
+
+    user_id: uuid.UUID
+    tenant: str
+    username: str
+    token_id: str
+    expires_at: datetime
+
+
+class Verifier:
+    """Verifies access tokens, caching the JWKS and refetching it on an unknown `kid`.
+
+    Refetches are single-flight and at most one per `refetch_interval`, so a stream of
+    tokens with invented `kid`s cannot turn into a stream of requests to auth.
+    """
+
+    def __init__(
+        self, source: JwksSource, *, refetch_interval: float = 10.0, leeway: float = 5.0
+    ) -> None:
+        self._source = source
+        self._refetch_interval = refetch_interval
+        self._leeway = leeway
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def verify(self, token: str) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("malformed token") from exc
+        if header.get("alg") != ALGORITHM:
+            raise InvalidToken("unsupported signing algorithm")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidToken("token names no key")
+        key = self._keys.get(kid) or await self._refetch_for(kid)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                options={"require": list(REQUIRED_CLAIMS)},
+                leeway=self._leeway,
+            )
+            return AccessClaims(
+                user_id=uuid.UUID(claims["sub"]),
+                tenant=str(claims["tid"]),
+                username=str(claims["username"]),
+                token_id=str(claims["jti"]),
+                expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            )
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise InvalidToken(str(exc)) from exc
+
+    async def _refetch_for(self, kid: str) -> jwt.PyJWK:
+        async with self._lock:
+            if (
+                kid not in self._keys
+                and time.monotonic() - self._fetched_at >= self._refetch_interval
+            ):
+                self._keys = _parse_jwks(await self._source())
+                self._fetched_at = time.monotonic()
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise InvalidToken("unknown signing key") from None
+
+
+def _parse_jwks(document: dict[str, Any]) -> dict[str, jwt.PyJWK]:
+    keys: dict[str, jwt.PyJWK] = {}
+    for entry in document.get("keys", []):
+        if entry.get("kid") and entry.get("kty") == "OKP":
+            keys[entry["kid"]] = jwt.PyJWK(entry, algorithm=ALGORITHM)
+    return keys
+
+
+def http_jwks_source(client: httpx.AsyncClient, url: str) -> JwksSource:
+    """Fetch the JWKS from auth; a failure surfaces as InvalidToken for unknown keys only."""
+
+    async def fetch() -> dict[str, Any]:
+        try:
+            response = await client.get(url)
+            response.raise_for_status()
+            document: dict[str, Any] = response.json()
+        except (httpx.HTTPError, ValueError):
+            return {"keys": []}
+        return document
+
+    return fetch
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer ...` header (scheme case-insensitive, RFC 6750)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token

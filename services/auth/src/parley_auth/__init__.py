@@ -1,0 +1,1 @@
+"""Parley's auth service: tenants, users, passwords, access tokens and refresh tokens."""

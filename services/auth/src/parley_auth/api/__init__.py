@@ -1,0 +1,1 @@
+"""HTTP edge of the auth service: decode, call one domain operation, encode."""

@@ -1,0 +1,125 @@
+"""Route handlers for every auth path of shared/API.md."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from parley_auth.api import schemas
+from parley_auth.domain.service import AuthService
+from parley_core.tokens import AccessClaims
+
+SlugPath = Annotated[str, PathParameter(pattern=r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")]
+UsernamePath = Annotated[str, PathParameter(pattern=r"^[a-z0-9][a-z0-9._-]{2,31}$")]
+
+
+class AuthController(Controller):
+    path = "/v1/auth"
+    tags = ("auth",)
+
+    @post("/register", status_code=HTTP_201_CREATED)
+    async def register(
+        self, data: JSONBody[schemas.RegisterBody], auth: NamedDependency[AuthService]
+    ) -> schemas.UserOut:
+        user = await auth.register(
+            tenant_slug=data.tenant,
+            username=data.username,
+            password=data.password,
+            display_name=data.display_name,
+        )
+        return schemas.UserOut.of(user)
+
+    @post("/login", status_code=HTTP_200_OK)
+    async def login(
+        self,
+        data: JSONBody[schemas.LoginBody],
+        auth: NamedDependency[AuthService],
+        request: Request[Any, Any, Any],
+    ) -> schemas.TokenPairOut:
+        # uvicorn resolves X-Forwarded-For from trusted proxies (PARLEY_FORWARDED_ALLOW_IPS).
+        address = request.client.host if request.client else "unknown"
+        pair = await auth.login(
+            tenant_slug=data.tenant.lower(),
+            username=data.username.lower(),
+            password=data.password,
+            client_address=address,
+        )
+        return schemas.TokenPairOut.of(pair)
+
+    @post("/refresh", status_code=HTTP_200_OK)
+    async def refresh(
+        self, data: JSONBody[schemas.RefreshBody], auth: NamedDependency[AuthService]
+    ) -> schemas.TokenPairOut:
+        return schemas.TokenPairOut.of(await auth.refresh(data.refresh_token))
+
+    @post("/logout", status_code=HTTP_204_NO_CONTENT)
+    async def logout(
+        self, data: JSONBody[schemas.RefreshBody], auth: NamedDependency[AuthService]
+    ) -> None:
+        await auth.logout(data.refresh_token)
+
+    @get("/me")
+    async def me(
+        self, claims: NamedDependency[AccessClaims], auth: NamedDependency[AuthService]
+    ) -> schemas.UserOut:
+        return schemas.UserOut.of(await auth.me(tenant_slug=claims.tenant, user_id=claims.user_id))
+
+
+class UsersController(Controller):
+    path = "/v1/users"
+    tags = ("users",)
+
+    @get("/")
+    async def directory(
+        self,
+        claims: NamedDependency[AccessClaims],
+        auth: NamedDependency[AuthService],
+        prefix: Annotated[str, QueryParameter(max_length=32)] = "",
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 20,
+    ) -> schemas.UsersOut:
+        users = await auth.directory(tenant_slug=claims.tenant, prefix=prefix.lower(), limit=limit)
+        return schemas.UsersOut([schemas.UserOut.of(user) for user in users])
+
+
+class InternalController(Controller):
+    """shared/API.md "Internal API": the operator's and the services' routes."""
+
+    path = "/internal/v1/tenants"
+    tags = ("internal",)
+
+    @put("/{slug:str}")
+    async def put_tenant(
+        self, slug: SlugPath, data: JSONBody[schemas.TenantBody], auth: NamedDependency[AuthService]
+    ) -> Response[schemas.TenantOut]:
+        state, created = await auth.put_tenant(slug, data.spec(slug))
+        return Response(schemas.TenantOut.of(state), status_code=201 if created else 200)
+
+    @get("/{slug:str}")
+    async def get_tenant(
+        self, slug: SlugPath, auth: NamedDependency[AuthService]
+    ) -> schemas.TenantOut:
+        return schemas.TenantOut.of(await auth.get_tenant(slug))
+
+    @delete("/{slug:str}", status_code=HTTP_204_NO_CONTENT)
+    async def delete_tenant(self, slug: SlugPath, auth: NamedDependency[AuthService]) -> None:
+        await auth.delete_tenant(slug)
+
+    @put("/{slug:str}/users/{username:str}")
+    async def put_user(
+        self,
+        slug: SlugPath,
+        username: UsernamePath,
+        data: JSONBody[schemas.AdminUserBody],
+        auth: NamedDependency[AuthService],
+    ) -> Response[schemas.UserOut]:
+        user, created = await auth.put_user(
+            tenant_slug=slug,
+            username=username,
+            password=data.password,
+            display_name=data.display_name,
+        )
+        return Response(schemas.UserOut.of(user), status_code=201 if created else 200)

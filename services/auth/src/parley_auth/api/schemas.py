@@ -1,0 +1,157 @@
+"""Request and response bodies of shared/API.md "Auth API" and "Internal API".
+
+msgspec validates while it decodes, so a wrong type, a missing field or an out-of-range
+value becomes a 422 naming the field before any handler runs. Unknown fields are ignored.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from parley_auth.domain import service
+
+# shared/API.md "Names".
+Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")]
+Username = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{2,31}$")]
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
+DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# Login takes what a person typed: no pattern, so a typo is a 401, not a 422.
+LoginName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+OpaqueToken = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+Positive = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
+
+
+def _check_display_name(value: str | None) -> None:
+    # Control and format characters (NUL, bidi overrides) render as nothing or as
+    # something else, and NUL breaks PostgreSQL text.
+    if value is not None and (
+        not value.strip()
+        or any(unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn"} for char in value)
+    ):
+        raise ValueError("display_name must be visible text without control characters")
+
+
+class RegisterBody(msgspec.Struct):
+    tenant: Slug
+    username: Username
+    password: Password
+    display_name: DisplayName | None = None
+
+    def __post_init__(self) -> None:
+        _check_display_name(self.display_name)
+
+
+class LoginBody(msgspec.Struct):
+    tenant: LoginName
+    username: LoginName
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class RefreshBody(msgspec.Struct):
+    refresh_token: OpaqueToken
+
+
+class UserOut(msgspec.Struct):
+    id: uuid.UUID
+    tenant: str
+    username: str
+    display_name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: service.UserView) -> UserOut:
+        return cls(user.id, user.tenant, user.username, user.display_name, user.created_at)
+
+
+class UsersOut(msgspec.Struct):
+    users: list[UserOut]
+
+
+class TokenPairOut(msgspec.Struct):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+
+    @classmethod
+    def of(cls, pair: service.TokenPair) -> TokenPairOut:
+        return cls(pair.access_token, pair.refresh_token, pair.expires_in)
+
+
+_DEFAULT_LIMITS = service.TenantLimits()
+
+
+class LimitsBody(msgspec.Struct):
+    max_users: Positive = _DEFAULT_LIMITS.max_users
+    messages_per_minute: Positive = _DEFAULT_LIMITS.messages_per_minute
+    max_message_chars: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = (
+        _DEFAULT_LIMITS.max_message_chars
+    )
+
+
+class TenantBody(msgspec.Struct):
+    display_name: DisplayName | None = None
+    self_registration: bool = False
+    suspended: bool = False
+    limits: LimitsBody = msgspec.field(default_factory=LimitsBody)
+
+    def __post_init__(self) -> None:
+        _check_display_name(self.display_name)
+
+    def spec(self, slug: str) -> service.TenantSpec:
+        return service.TenantSpec(
+            display_name=self.display_name or slug,
+            self_registration=self.self_registration,
+            suspended=self.suspended,
+            limits=service.TenantLimits(
+                self.limits.max_users,
+                self.limits.messages_per_minute,
+                self.limits.max_message_chars,
+            ),
+        )
+
+
+class UsageOut(msgspec.Struct):
+    users: int
+
+
+class TenantOut(msgspec.Struct):
+    id: uuid.UUID
+    slug: str
+    display_name: str
+    self_registration: bool
+    suspended: bool
+    limits: LimitsBody
+    usage: UsageOut
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, state: service.TenantState) -> TenantOut:
+        tenant = state.tenant
+        return cls(
+            id=tenant.id,
+            slug=tenant.slug,
+            display_name=tenant.display_name,
+            self_registration=tenant.self_registration,
+            suspended=tenant.suspended,
+            limits=LimitsBody(
+                tenant.max_users, tenant.messages_per_minute, tenant.max_message_chars
+            ),
+            usage=UsageOut(state.users),
+            created_at=tenant.created_at,
+            updated_at=tenant.updated_at,
+        )
+
+
+class AdminUserBody(msgspec.Struct):
+    password: Password
+    display_name: DisplayName | None = None
+
+    def __post_init__(self) -> None:
+        _check_display_name(self.display_name)

@@ -1,0 +1,118 @@
+"""The auth service's composition root: `create_app(settings)` builds everything it serves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from litestar import Litestar, Router, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from parley_auth.api import routes
+from parley_auth.domain.passwords import PasswordHasher
+from parley_auth.domain.service import AuthService, LoginPolicy
+from parley_auth.domain.signing import SigningKey
+from parley_auth.settings import AuthSettings
+from parley_core import db, health, ratelimit, tokens, web
+
+MAX_BODY_BYTES = 64 * 1024
+"""Auth bodies are a few hundred bytes; anything near this is abuse (413)."""
+
+
+def create_app(settings: AuthSettings, *, create_signing_key: bool | None = None) -> Litestar:
+    """Build the auth app. The signing key is generated only for the embedded default,
+    or when `create_signing_key` says so; a configured key file must exist."""
+    if create_signing_key is None:
+        create_signing_key = settings.signing_key_file is None
+    signing_key = SigningKey.load_or_create(
+        settings.resolved_signing_key_file(), create=create_signing_key
+    )
+    engine = db.create_engine(
+        settings.resolved_database_url(), pool_size=settings.database_pool_size
+    )
+    redis = ratelimit.redis_client(settings.redis_url) if settings.redis_url else None
+    failures: ratelimit.WindowCounter = (
+        ratelimit.RedisCounter(redis, prefix="parley:auth:")
+        if redis is not None
+        else ratelimit.MemoryCounter()
+    )
+    auth = AuthService(
+        sessions=db.sessionmaker(engine),
+        hasher=PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+            concurrency=settings.password_hash_concurrency,
+        ),
+        signing_key=signing_key,
+        failures=failures,
+        login_policy=LoginPolicy(
+            failures_per_account=settings.login_failures_per_account,
+            failures_per_address=settings.login_failures_per_address,
+            window_seconds=settings.login_failure_window_seconds,
+        ),
+        access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+    )
+    jwks = signing_key.jwks()
+
+    async def local_jwks() -> dict[str, Any]:
+        return jwks
+
+    verifier = tokens.Verifier(local_jwks)
+
+    @get("/.well-known/jwks.json", cache_control=None, include_in_schema=True, tags=["auth"])
+    async def jwks_document() -> dict[str, Any]:
+        return jwks
+
+    probes: dict[str, health.Probe] = {"database": lambda: db.ping(engine)}
+    if redis is not None:
+        probes["redis"] = redis.ping
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await engine.dispose()
+
+    admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
+    internal = Router(
+        path="/", route_handlers=[routes.InternalController], guards=[web.admin_guard(admin_token)]
+    )
+    return Litestar(
+        route_handlers=[
+            routes.AuthController,
+            routes.UsersController,
+            internal,
+            jwks_document,
+            PrometheusController,
+            *health.handlers(probes),
+        ],
+        dependencies={
+            "auth": Provide(lambda: auth, sync_to_thread=False),
+            "claims": Provide(web.identity_provider(verifier)),
+        },
+        exception_handlers=web.exception_handlers(),
+        middleware=[
+            PrometheusConfig(
+                app_name="parley-auth",
+                prefix="parley_http",
+                group_path=True,
+                exclude=["/healthz", "/readyz", "/metrics"],
+            ).middleware
+        ],
+        cors_config=web.cors_config(settings.cors_origins),
+        openapi_config=OpenAPIConfig(title="Parley auth", version="1"),
+        request_max_body_size=MAX_BODY_BYTES,
+        logging_config=None,
+        lifespan=[lifespan],
+        state=State({"auth": auth, "signing_key": signing_key}),
+    )

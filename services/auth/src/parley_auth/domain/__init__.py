@@ -1,0 +1,1 @@
+"""Auth rules: who may register and log in, and how tokens are minted, rotated and revoked."""

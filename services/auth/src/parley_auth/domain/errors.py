@@ -1,0 +1,38 @@
+"""What the auth rules refuse, each with the status shared/API.md gives it."""
+
+from __future__ import annotations
+
+from parley_core import errors
+
+
+class UnknownTenant(errors.NotFound):
+    detail = "unknown tenant"
+
+
+class TenantSuspended(errors.Forbidden):
+    detail = "tenant suspended"
+
+
+class RegistrationClosed(errors.Forbidden):
+    detail = "self-registration is off for this tenant"
+
+
+class TenantFull(errors.Forbidden):
+    detail = "tenant has reached its user limit"
+
+
+class UsernameTaken(errors.Conflict):
+    detail = "username taken"
+
+
+class BadCredentials(errors.Unauthorized):
+    # shared/API.md: the same answer whether the user exists or not.
+    detail = "invalid tenant, username or password"
+
+
+class InvalidRefreshToken(errors.Unauthorized):
+    detail = "refresh token is unknown, expired, revoked or already used"
+
+
+class TooManyLoginFailures(errors.TooManyRequests):
+    detail = "too many failed logins; try again later"

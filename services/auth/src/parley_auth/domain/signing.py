@@ -1,0 +1,89 @@
+"""The Ed25519 key that signs access tokens, and the JWKS that publishes it (RFC 8037)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from parley_core import tokens
+
+logger = logging.getLogger(__name__)
+
+
+class SigningKey:
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._private_key = private_key
+        raw = private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        x = _b64url(raw)
+        # RFC 7638 thumbprint: members in lexicographic order, no white space.
+        canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"))
+        self.kid = _b64url(hashlib.sha256(canonical.encode()).digest())
+        self.jwk = {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": x,
+            "kid": self.kid,
+            "use": "sig",
+            "alg": "EdDSA",
+        }
+
+    @classmethod
+    def load_or_create(cls, path: Path, *, create: bool) -> SigningKey:
+        """Read the PEM at `path`; create it (mode 0600) only when `create` is allowed."""
+        if not path.exists():
+            if not create:
+                raise FileNotFoundError(f"signing key file {path} does not exist")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pem = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            # O_EXCL: two processes starting at once must not overwrite each other's key.
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "wb") as file:
+                    file.write(pem)
+                logger.info("generated a signing key", extra={"file.path": str(path)})
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} does not hold an Ed25519 private key")
+        return cls(key)
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self.jwk]}
+
+    def issue(
+        self, *, user_id: uuid.UUID, tenant: str, username: str, now: datetime, ttl: timedelta
+    ) -> str:
+        claims = {
+            "sub": str(user_id),
+            "tid": tenant,
+            "username": username,
+            "iat": int(now.timestamp()),
+            "exp": int((now + ttl).timestamp()),
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(
+            claims, self._private_key, algorithm=tokens.ALGORITHM, headers={"kid": self.kid}
+        )
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

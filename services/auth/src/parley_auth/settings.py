@@ -1,0 +1,47 @@
+"""The auth process's one settings class (shared/API.md "Running it")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from parley_core.settings import CoreSettings
+
+
+class AuthSettings(CoreSettings):
+    signing_key_file: Path | None = None
+    """PEM Ed25519 private key for access tokens; unset: `data_dir/signing-key.pem`, made once."""
+
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    """Lifetime of an access token (15 minutes by default)."""
+
+    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=60)
+    """Lifetime of a refresh token; each rotation starts a new one."""
+
+    argon2_time_cost: int = Field(default=3, ge=1)
+    """argon2id passes (RFC 9106 second recommendation: 3)."""
+
+    argon2_memory_kib: int = Field(default=65_536, ge=8)
+    """argon2id memory in KiB (RFC 9106 second recommendation: 64 MiB)."""
+
+    argon2_parallelism: int = Field(default=4, ge=1)
+    """argon2id lanes (RFC 9106 second recommendation: 4)."""
+
+    password_hash_concurrency: int = Field(default=4, ge=1)
+    """Hashes computed at once; bounds memory at this times argon2_memory_kib."""
+
+    login_failures_per_account: int = Field(default=10, ge=1)
+    """Failed logins a minute for one tenant+username before 429."""
+
+    login_failures_per_address: int = Field(default=100, ge=1)
+    """Failed logins a minute from one client address before 429."""
+
+    login_failure_window_seconds: int = Field(default=60, ge=1)
+    """Length of the failed-login window."""
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or self.sqlite_url("auth")
+
+    def resolved_signing_key_file(self) -> Path:
+        return self.signing_key_file or self.data_dir / "signing-key.pem"

@@ -1,0 +1,1 @@
+"""The auth service's tables and the queries over them; every query names its tenant."""

@@ -1,0 +1,146 @@
+"""Queries over the auth tables. Every function over tenant data takes `*, tenant_id`
+(shared/STYLE.md rule 3); only the tenant lookups themselves are keyed by slug.
+
+Functions run inside the caller's transaction and never commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from parley_auth.storage.models import RefreshFamily, RefreshToken, Tenant, User
+
+
+async def tenant_by_slug(
+    session: AsyncSession, slug: str, *, for_update: bool = False
+) -> Tenant | None:
+    statement = select(Tenant).where(Tenant.slug == slug)
+    if for_update:
+        # Serialises registrations within one tenant on PostgreSQL so max_users holds
+        # under concurrency; SQLite already has a single writer.
+        statement = statement.with_for_update()
+    return (await session.exec(statement)).first()
+
+
+async def delete_tenant(session: AsyncSession, *, tenant_id: uuid.UUID) -> None:
+    # Children first, so the purge does not depend on SQLite's foreign-key pragma.
+    for model in (RefreshToken, RefreshFamily, User):
+        await session.execute(sa.delete(model).where(col(model.tenant_id) == tenant_id))
+    await session.execute(sa.delete(Tenant).where(col(Tenant.id) == tenant_id))
+
+
+async def count_users(session: AsyncSession, *, tenant_id: uuid.UUID) -> int:
+    statement = select(sa.func.count()).select_from(User).where(User.tenant_id == tenant_id)
+    return int((await session.exec(statement)).one())
+
+
+async def user_by_username(
+    session: AsyncSession, username: str, *, tenant_id: uuid.UUID
+) -> User | None:
+    statement = select(User).where(User.tenant_id == tenant_id, User.username == username)
+    return (await session.exec(statement)).first()
+
+
+async def user_by_id(
+    session: AsyncSession, user_id: uuid.UUID, *, tenant_id: uuid.UUID
+) -> User | None:
+    statement = select(User).where(User.tenant_id == tenant_id, User.id == user_id)
+    return (await session.exec(statement)).first()
+
+
+async def users_by_prefix(
+    session: AsyncSession, prefix: str, *, tenant_id: uuid.UUID, limit: int
+) -> Sequence[User]:
+    statement = select(User).where(User.tenant_id == tenant_id)
+    if prefix:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = statement.where(col(User.username).like(escaped + "%", escape="\\"))
+    statement = statement.order_by(col(User.username)).limit(limit)
+    return (await session.exec(statement)).all()
+
+
+async def set_password_hash(
+    session: AsyncSession, user_id: uuid.UUID, password_hash: str, *, tenant_id: uuid.UUID
+) -> None:
+    await session.execute(
+        sa.update(User)
+        .where(col(User.tenant_id) == tenant_id, col(User.id) == user_id)
+        .values(password_hash=password_hash)
+    )
+
+
+async def add_refresh_token(
+    session: AsyncSession, token: RefreshToken, *, tenant_id: uuid.UUID
+) -> None:
+    if token.tenant_id != tenant_id:
+        raise ValueError("refresh token belongs to another tenant")
+    session.add(token)
+    await session.flush()
+
+
+async def claim_refresh_token(
+    session: AsyncSession, token_hash: str, *, tenant_id: uuid.UUID, now: datetime
+) -> RefreshToken | None:
+    """Mark an unused, unexpired token used and return it; None if it was not claimable.
+
+    One conditional UPDATE decides the winner: on PostgreSQL a concurrent claim blocks on
+    the row lock, then re-checks `used_at IS NULL` and finds nothing to update.
+    """
+    statement = (
+        sa.update(RefreshToken)
+        .where(
+            col(RefreshToken.tenant_id) == tenant_id,
+            col(RefreshToken.token_hash) == token_hash,
+            col(RefreshToken.used_at).is_(None),
+            col(RefreshToken.expires_at) > now,
+        )
+        .values(used_at=now)
+        .returning(RefreshToken)
+    )
+    row = (await session.execute(statement)).scalar_one_or_none()
+    return row
+
+
+async def refresh_token(
+    session: AsyncSession, token_hash: str, *, tenant_id: uuid.UUID
+) -> RefreshToken | None:
+    statement = select(RefreshToken).where(
+        RefreshToken.tenant_id == tenant_id, RefreshToken.token_hash == token_hash
+    )
+    return (await session.exec(statement)).first()
+
+
+async def family(
+    session: AsyncSession, family_id: uuid.UUID, *, tenant_id: uuid.UUID
+) -> RefreshFamily | None:
+    statement = select(RefreshFamily).where(
+        RefreshFamily.tenant_id == tenant_id, RefreshFamily.id == family_id
+    )
+    return (await session.exec(statement)).first()
+
+
+async def add_family(session: AsyncSession, family: RefreshFamily, *, tenant_id: uuid.UUID) -> None:
+    if family.tenant_id != tenant_id:
+        raise ValueError("refresh family belongs to another tenant")
+    session.add(family)
+    await session.flush()
+
+
+async def revoke_family(
+    session: AsyncSession, family_id: uuid.UUID, *, tenant_id: uuid.UUID, now: datetime
+) -> None:
+    await session.execute(
+        sa.update(RefreshFamily)
+        .where(
+            col(RefreshFamily.tenant_id) == tenant_id,
+            col(RefreshFamily.id) == family_id,
+            col(RefreshFamily.revoked_at).is_(None),
+        )
+        .values(revoked_at=now)
+    )

@@ -1,0 +1,1 @@
+"""Laptop mode (shared/API.md "Running it"): every service in one process, on SQLite."""

@@ -1,0 +1,92 @@
+"""`make run`: migrations, the `default` tenant, then every service on one port.
+
+This is the only package allowed to import several services: it is the embedded
+default's composition root, as each service's `create_app` is its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+import typer
+import uvicorn
+from litestar import Litestar
+from pydantic import SecretStr
+
+from parley_auth import app as auth_app
+from parley_auth.domain import errors as auth_errors
+from parley_auth.domain.service import AuthService, TenantSpec
+from parley_auth.settings import AuthSettings
+from parley_auth.storage import migrate as auth_migrations
+from parley_core import logging as parley_logging
+
+DEFAULT_TENANT = "default"
+
+
+class EmbeddedSettings(AuthSettings):
+    """The embedded process's settings: every service's, read once."""
+
+
+def admin_token(settings: EmbeddedSettings) -> str:
+    """The configured admin token, or one generated once and kept in `data_dir`."""
+    if settings.admin_token:
+        return settings.admin_token.get_secret_value()
+    path = settings.data_dir / "admin-token"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(settings: EmbeddedSettings) -> Litestar:
+    auth_migrations.upgrade(settings.resolved_database_url())
+    app = auth_app.create_app(settings)
+    auth: AuthService = app.state.auth
+
+    async def ensure_default_tenant() -> None:
+        try:
+            await auth.get_tenant(DEFAULT_TENANT)
+        except auth_errors.UnknownTenant:
+            await auth.put_tenant(
+                DEFAULT_TENANT, TenantSpec(display_name="Default", self_registration=True)
+            )
+
+    app.on_startup.append(ensure_default_tenant)
+    return app
+
+
+cli = typer.Typer(add_completion=False)
+
+
+@cli.command()
+def serve() -> None:
+    """Run Parley on SQLite with in-process state, on PARLEY_HOST:PARLEY_PORT."""
+    settings = EmbeddedSettings()
+    settings.admin_token = SecretStr(admin_token(settings))
+    parley_logging.configure(settings.log_level)
+    app = create_app(settings)
+    url = f"http://{settings.host}:{settings.port}"
+    # Plain text on stderr for the person at the terminal; the JSON logs stay on stdout.
+    print(
+        f"\nParley is running at {url}  (tenant '{DEFAULT_TENANT}', self-registration on)\n"
+        f"Admin token for /internal routes: {settings.admin_token.get_secret_value()}\n"
+        f"Data in {settings.data_dir.resolve()}/\n",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
+def main() -> None:
+    cli()
