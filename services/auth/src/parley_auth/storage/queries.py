@@ -31,8 +31,8 @@ async def tenant_by_slug(
 async def delete_tenant(session: AsyncSession, *, tenant_id: uuid.UUID) -> None:
     # Children first, so the purge does not depend on SQLite's foreign-key pragma.
     for model in (RefreshToken, RefreshFamily, User):
-        await session.execute(sa.delete(model).where(col(model.tenant_id) == tenant_id))
-    await session.execute(sa.delete(Tenant).where(col(Tenant.id) == tenant_id))
+        await session.exec(sa.delete(model).where(col(model.tenant_id) == tenant_id))
+    await session.exec(sa.delete(Tenant).where(col(Tenant.id) == tenant_id))
 
 
 async def count_users(session: AsyncSession, *, tenant_id: uuid.UUID) -> int:
@@ -68,7 +68,7 @@ async def users_by_prefix(
 async def set_password_hash(
     session: AsyncSession, user_id: uuid.UUID, password_hash: str, *, tenant_id: uuid.UUID
 ) -> None:
-    await session.execute(
+    await session.exec(
         sa.update(User)
         .where(col(User.tenant_id) == tenant_id, col(User.id) == user_id)
         .values(password_hash=password_hash)
@@ -103,7 +103,7 @@ async def claim_refresh_token(
         .values(used_at=now)
         .returning(RefreshToken)
     )
-    row = (await session.execute(statement)).scalar_one_or_none()
+    row = (await session.exec(statement)).scalar_one_or_none()
     return row
 
 
@@ -135,7 +135,7 @@ async def add_family(session: AsyncSession, family: RefreshFamily, *, tenant_id:
 async def revoke_family(
     session: AsyncSession, family_id: uuid.UUID, *, tenant_id: uuid.UUID, now: datetime
 ) -> None:
-    await session.execute(
+    await session.exec(
         sa.update(RefreshFamily)
         .where(
             col(RefreshFamily.tenant_id) == tenant_id,

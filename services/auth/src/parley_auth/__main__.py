@@ -1,0 +1,3 @@
+from parley_auth.cli import main
+
+main()

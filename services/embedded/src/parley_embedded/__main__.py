@@ -1,0 +1,3 @@
+from parley_embedded.main import main
+
+main()

@@ -1,0 +1,54 @@
+"""Live servers on both database backends shared/API.md allows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import auth, services
+from support.servers import ServedApp
+
+from parley_auth.app import create_app
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database per backend, for the whole run."""
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("sqlite") / "auth.db"
+        yield auth.migrated(f"sqlite+aiosqlite:///{path}")
+        return
+    url = services.create_postgres_database()
+    try:
+        yield auth.migrated(url)
+    finally:
+        services.drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session")
+def auth_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    app = create_app(auth.settings(tmp_path_factory.mktemp("auth"), database_url))
+    with ServedApp(app) as served:
+        yield served.url
+
+
+@pytest.fixture
+def api(auth_server: str, database_url: str) -> Iterator[auth.AuthApi]:
+    """A client on the shared auth server; the tables are emptied after each test."""
+    client = auth.AuthApi(auth_server)
+    try:
+        yield client
+    finally:
+        client.close()
+        auth.truncate(database_url)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh migrated PostgreSQL database for one test that needs its own server."""
+    url = services.create_postgres_database()
+    try:
+        yield auth.migrated(url)
+    finally:
+        services.drop_postgres_database(url)

@@ -1,0 +1,65 @@
+"""The real PostgreSQL and Redis the tests use, and what happens when they are missing.
+
+Without `PARLEY_REQUIRE_SERVICES=1` a missing server skips its tests, and the run's
+summary says so loudly; with it (CI), a missing server fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+REQUIRED = os.environ.get("PARLEY_REQUIRE_SERVICES") == "1"
+POSTGRES_URL = os.environ.get(
+    "PARLEY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+skipped_services: set[str] = set()
+
+
+def unavailable(service: str, reason: str) -> None:
+    """Skip, or fail under PARLEY_REQUIRE_SERVICES=1, a test that needs `service`."""
+    message = f"{service} is not reachable ({reason})"
+    if REQUIRED:
+        pytest.fail(f"{message} and PARLEY_REQUIRE_SERVICES=1", pytrace=False)
+    skipped_services.add(service)
+    pytest.skip(message)
+
+
+def create_postgres_database() -> str:
+    """A fresh database on the test server, so a run never touches anything else."""
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    name = f"parley_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        unavailable("PostgreSQL", str(exc.orig).splitlines()[0] if exc.orig else str(exc))
+    finally:
+        admin.dispose()
+    return sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    name = sa.engine.make_url(url).database
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def redis_url() -> str:
+    """The test Redis database, emptied; skips or fails when Redis does not answer."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        unavailable("Redis", str(exc))
+    finally:
+        client.close()
+    return REDIS_URL

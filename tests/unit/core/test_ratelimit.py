@@ -1,0 +1,90 @@
+"""parley_core.ratelimit: fixed windows in memory and in the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from support import services
+
+from parley_core import errors, ratelimit
+
+
+def test_the_memory_counter_counts_within_a_window_and_starts_over_after_it() -> None:
+    counter = ratelimit.MemoryCounter()
+
+    async def run() -> tuple[int, int, int]:
+        await counter.hit("k", window_seconds=1)
+        second = await counter.hit("k", window_seconds=1)
+        time.sleep(1.05)
+        return second.count, (await counter.peek("k")).count, (await counter.hit("k", window_seconds=1)).count
+
+    assert asyncio.run(run()) == (2, 0, 1)
+
+
+def test_the_memory_counter_reports_when_the_window_resets() -> None:
+    window = asyncio.run(ratelimit.MemoryCounter().hit("k", window_seconds=60))
+    assert 59 <= window.resets_in <= 60
+
+
+def test_the_memory_counter_stays_bounded_under_many_keys() -> None:
+    counter = ratelimit.MemoryCounter(max_keys=100)
+
+    async def flood() -> None:
+        for n in range(1000):
+            await counter.hit(f"k{n}", window_seconds=60)
+
+    asyncio.run(flood())
+    assert len(counter._windows) <= 100
+
+
+def test_redis_counters_are_shared_between_clients() -> None:
+    url = services.redis_url()
+    key = uuid.uuid4().hex
+
+    async def run() -> ratelimit.Window:
+        first = ratelimit.redis_client(url)
+        second = ratelimit.redis_client(url)
+        try:
+            for _ in range(3):
+                await ratelimit.RedisCounter(first, prefix="t:").hit(key, window_seconds=60)
+            return await ratelimit.RedisCounter(second, prefix="t:").peek(key)
+        finally:
+            await first.aclose()
+            await second.aclose()
+
+    window = asyncio.run(run())
+    assert window.count == 3
+    assert 1 <= window.resets_in <= 60
+
+
+def test_concurrent_redis_hits_are_all_counted() -> None:
+    url = services.redis_url()
+    key = uuid.uuid4().hex
+
+    async def run() -> int:
+        client = ratelimit.redis_client(url)
+        counter = ratelimit.RedisCounter(client, prefix="t:")
+        try:
+            await asyncio.gather(*(counter.hit(key, window_seconds=60) for _ in range(50)))
+            return (await counter.peek(key)).count
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(run()) == 50
+
+
+def test_a_dead_redis_is_reported_as_an_unavailable_dependency_quickly() -> None:
+    async def run() -> None:
+        client = ratelimit.redis_client("redis://127.0.0.1:1/0")
+        try:
+            await ratelimit.RedisCounter(client, prefix="t:").hit("k", window_seconds=60)
+        finally:
+            await client.aclose()
+
+    started = time.monotonic()
+    with pytest.raises(errors.DependencyUnavailable, match="redis"):
+        asyncio.run(run())
+    assert time.monotonic() - started < 5
