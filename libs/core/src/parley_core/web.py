@@ -14,6 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy import exc as sa_exc
 
 from parley_core import tokens
 from parley_core.errors import ApiError, Unauthorized
@@ -61,6 +62,29 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     return error_response(exc.status_code, exc.detail, exc.headers)
 
 
+def _database_unavailable(
+    request: Request[Any, Any, Any], exc: sa_exc.SQLAlchemyError
+) -> Response[dict[str, Any]]:
+    # Refused connections, a full pool, a dropped link or a locked SQLite file: the
+    # request may be retried, so it is a 503 that names the database, not a 500.
+    logger.warning(
+        "database unavailable",
+        extra={
+            "url.path_template": request.scope.get("path_template", "?"),
+            "error.type": type(exc).__name__,
+        },
+    )
+    return error_response(503, "database unavailable", {"Retry-After": "1"})
+
+
+def _database_error(
+    request: Request[Any, Any, Any], exc: sa_exc.DBAPIError
+) -> Response[dict[str, Any]]:
+    if exc.connection_invalidated:
+        return _database_unavailable(request, exc)
+    return _unexpected_error(request, exc)
+
+
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     # The route template, never the raw path: query strings may carry tokens.
     route = request.scope.get("path_template", "?")
@@ -78,6 +102,10 @@ def exception_handlers() -> ExceptionHandlersMap:
         ApiError: _api_error,
         ValidationException: _validation_error,
         HTTPException: _http_error,
+        sa_exc.OperationalError: _database_unavailable,
+        sa_exc.InterfaceError: _database_unavailable,
+        sa_exc.TimeoutError: _database_unavailable,
+        sa_exc.DBAPIError: _database_error,
         Exception: _unexpected_error,
     }
 
