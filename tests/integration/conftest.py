@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import auth, services
-from support.servers import ServedApp
 
 from parley_auth.app import create_app
+from support import auth, services
+from support.servers import ServedApp
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 
 import httpx
-from support import auth
-from support.servers import ServedApp
 
 from parley_auth.app import create_app
+from support import auth
+from support.servers import ServedApp
 
 DEAD_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:1/parley"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jwt
+
 from support.auth import PASSWORD, AuthApi
 
 

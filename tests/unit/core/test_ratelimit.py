@@ -7,9 +7,9 @@ import time
 import uuid
 
 import pytest
-from support import services
 
 from parley_core import errors, ratelimit
+from support import services
 
 
 def test_the_memory_counter_counts_within_a_window_and_starts_over_after_it() -> None:
@@ -19,7 +19,11 @@ def test_the_memory_counter_counts_within_a_window_and_starts_over_after_it() ->
         await counter.hit("k", window_seconds=1)
         second = await counter.hit("k", window_seconds=1)
         time.sleep(1.05)
-        return second.count, (await counter.peek("k")).count, (await counter.hit("k", window_seconds=1)).count
+        return (
+            second.count,
+            (await counter.peek("k")).count,
+            (await counter.hit("k", window_seconds=1)).count,
+        )
 
     assert asyncio.run(run()) == (2, 0, 1)
 

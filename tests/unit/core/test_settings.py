@@ -24,7 +24,9 @@ def test_cors_origins_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> No
     "url", ["postgres://u@h/db", "postgresql://u@h/db", "postgresql+psycopg://u@h/db"]
 )
 def test_libpq_urls_get_the_psycopg_driver(url: str) -> None:
-    assert CoreSettings(_env_file=None, database_url=url).database_url == "postgresql+psycopg://u@h/db"
+    assert (
+        CoreSettings(_env_file=None, database_url=url).database_url == "postgresql+psycopg://u@h/db"
+    )
 
 
 def test_an_out_of_range_port_is_refused() -> None:

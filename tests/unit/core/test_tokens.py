@@ -102,7 +102,9 @@ def test_invented_kids_cannot_make_the_verifier_hammer_the_jwks_endpoint() -> No
         pytest.param(lambda key: _token(key, "k1", exp=int(time.time()) - 60), id="expired"),
         pytest.param(lambda key: _token(Ed25519PrivateKey.generate(), "k1"), id="other-key"),
         pytest.param(
-            lambda key: jwt.encode({"sub": "x"}, "s" * 32, algorithm="HS256", headers={"kid": "k1"}),
+            lambda key: jwt.encode(
+                {"sub": "x"}, "s" * 32, algorithm="HS256", headers={"kid": "k1"}
+            ),
             id="hs256",
         ),
         pytest.param(
@@ -147,5 +149,7 @@ def test_a_token_missing_a_required_claim_is_refused() -> None:
         (None, None),
     ],
 )
-def test_bearer_token_reads_only_the_bearer_scheme(header: str | None, expected: str | None) -> None:
+def test_bearer_token_reads_only_the_bearer_scheme(
+    header: str | None, expected: str | None
+) -> None:
     assert tokens.bearer_token(header) == expected
