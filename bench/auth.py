@@ -99,7 +99,8 @@ async def login_figures(url: str, admin: str, rounds: int, concurrency: int) -> 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
         print(
-            f"login, {concurrency} concurrent:        {concurrency * per_worker / elapsed:6.1f} logins/s"
+            f"login, {concurrency} concurrent:        "
+            f"{concurrency * per_worker / elapsed:6.1f} logins/s"
         )
 
         access = (await http.post("/v1/auth/login", json=body)).json()["access_token"]

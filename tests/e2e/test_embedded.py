@@ -91,7 +91,9 @@ def test_the_embedded_default_prints_its_url_and_a_working_admin_token(
     token = (data_dir / ".parley" / "admin-token").read_text().strip()
     assert token in printed
     with httpx.Client(base_url=url, timeout=30) as http:
-        tenant = http.get("/internal/v1/tenants/default", headers={"Authorization": f"Bearer {token}"})
+        tenant = http.get(
+            "/internal/v1/tenants/default", headers={"Authorization": f"Bearer {token}"}
+        )
         assert tenant.status_code == 200
         assert tenant.json()["self_registration"] is True
         assert http.get("/internal/v1/tenants/default").status_code == 401

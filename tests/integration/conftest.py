@@ -13,7 +13,9 @@ from support.servers import ServedApp
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated database per backend, for the whole run."""
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("sqlite") / "auth.db"

@@ -89,7 +89,11 @@ class AuthApi:
     def login(self, account: Account) -> dict[str, Any]:
         response = self.http.post(
             "/v1/auth/login",
-            json={"tenant": account.tenant, "username": account.username, "password": account.password},
+            json={
+                "tenant": account.tenant,
+                "username": account.username,
+                "password": account.password,
+            },
         )
         assert response.status_code == 200, response.text
         tokens: dict[str, Any] = response.json()

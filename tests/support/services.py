@@ -33,7 +33,9 @@ def unavailable(service: str, reason: str) -> None:
 
 def create_postgres_database() -> str:
     """A fresh database on the test server, so a run never touches anything else."""
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    admin = sa.create_engine(
+        POSTGRES_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
     name = f"parley_test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as connection:

@@ -37,7 +37,9 @@ def test_migrating_twice_changes_nothing(database_url: str) -> None:
     engine = sa.create_engine(database_url.replace("+aiosqlite", ""))
     try:
         with engine.connect() as connection:
-            version = connection.execute(sa.text(f"SELECT version_num FROM {migrate.VERSION_TABLE}"))
+            version = connection.execute(
+                sa.text(f"SELECT version_num FROM {migrate.VERSION_TABLE}")
+            )
             assert [row[0] for row in version] == ["0001"]
     finally:
         engine.dispose()

@@ -11,7 +11,12 @@ def test_register_returns_the_user_in_the_contract_shape(api: AuthApi) -> None:
     tenant = api.tenant()
     response = api.http.post(
         "/v1/auth/register",
-        json={"tenant": tenant, "username": "alice", "password": PASSWORD, "display_name": "Alice A."},
+        json={
+            "tenant": tenant,
+            "username": "alice",
+            "password": PASSWORD,
+            "display_name": "Alice A.",
+        },
     )
     assert response.status_code == 201
     body = response.json()
@@ -77,17 +82,34 @@ def test_refresh_rotates_the_pair(api: AuthApi) -> None:
 
 def test_a_refresh_token_is_single_use(api: AuthApi) -> None:
     first = api.login(api.account())
-    assert api.http.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).status_code == 200
+    assert (
+        api.http.post(
+            "/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+        ).status_code
+        == 200
+    )
     again = api.http.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert again.status_code == 401
 
 
 def test_reused_refresh_token_revokes_the_whole_family(api: AuthApi) -> None:
     first = api.login(api.account())
-    second = api.http.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).json()
+    second = api.http.post(
+        "/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+    ).json()
     # The thief replays the old token; the legitimate holder's newer one dies with it.
-    assert api.http.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).status_code == 401
-    assert api.http.post("/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code == 401
+    assert (
+        api.http.post(
+            "/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+        ).status_code
+        == 401
+    )
+    assert (
+        api.http.post(
+            "/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}
+        ).status_code
+        == 401
+    )
 
 
 def test_reuse_in_one_login_leaves_other_logins_alone(api: AuthApi) -> None:
@@ -101,13 +123,27 @@ def test_reuse_in_one_login_leaves_other_logins_alone(api: AuthApi) -> None:
 
 def test_logout_revokes_the_family(api: AuthApi) -> None:
     tokens = api.login(api.account())
-    rotated = api.http.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).json()
-    assert api.http.post("/v1/auth/logout", json={"refresh_token": rotated["refresh_token"]}).status_code == 204
-    assert api.http.post("/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]}).status_code == 401
+    rotated = api.http.post(
+        "/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    ).json()
+    assert (
+        api.http.post(
+            "/v1/auth/logout", json={"refresh_token": rotated["refresh_token"]}
+        ).status_code
+        == 204
+    )
+    assert (
+        api.http.post(
+            "/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]}
+        ).status_code
+        == 401
+    )
 
 
 def test_logout_with_an_unknown_token_is_401(api: AuthApi) -> None:
-    tenant_hex = api.http.get(f"/internal/v1/tenants/{api.tenant()}", headers=api.admin).json()["id"]
+    tenant_hex = api.http.get(f"/internal/v1/tenants/{api.tenant()}", headers=api.admin).json()[
+        "id"
+    ]
     forged = tenant_hex.replace("-", "") + ".not-a-real-secret"
     assert api.http.post("/v1/auth/logout", json={"refresh_token": forged}).status_code == 401
     assert api.http.post("/v1/auth/logout", json={"refresh_token": "garbage"}).status_code == 401
@@ -116,9 +152,14 @@ def test_logout_with_an_unknown_token_is_401(api: AuthApi) -> None:
 def test_users_directory_lists_the_callers_tenant_by_prefix(api: AuthApi) -> None:
     tenant = api.tenant()
     for name in ("abby", "abel", "zed"):
-        api.http.post("/v1/auth/register", json={"tenant": tenant, "username": name, "password": PASSWORD})
+        api.http.post(
+            "/v1/auth/register", json={"tenant": tenant, "username": name, "password": PASSWORD}
+        )
     other_tenant = api.tenant()
-    api.http.post("/v1/auth/register", json={"tenant": other_tenant, "username": "abner", "password": PASSWORD})
+    api.http.post(
+        "/v1/auth/register",
+        json={"tenant": other_tenant, "username": "abner", "password": PASSWORD},
+    )
     tokens = api.http.post(
         "/v1/auth/login", json={"tenant": tenant, "username": "zed", "password": PASSWORD}
     ).json()
@@ -131,16 +172,22 @@ def test_users_directory_lists_the_callers_tenant_by_prefix(api: AuthApi) -> Non
 
 def test_users_directory_treats_like_wildcards_literally(api: AuthApi) -> None:
     account = api.account()
-    response = api.http.get("/v1/users", params={"prefix": "%"}, headers=api.bearer(api.login(account)))
+    response = api.http.get(
+        "/v1/users", params={"prefix": "%"}, headers=api.bearer(api.login(account))
+    )
     assert response.json()["users"] == []
-    response = api.http.get("/v1/users", params={"prefix": "_"}, headers=api.bearer(api.login(account)))
+    response = api.http.get(
+        "/v1/users", params={"prefix": "_"}, headers=api.bearer(api.login(account))
+    )
     assert response.json()["users"] == []
 
 
 def test_users_directory_honours_limit(api: AuthApi) -> None:
     tenant = api.tenant()
     accounts = [api.account(tenant) for _ in range(3)]
-    response = api.http.get("/v1/users", params={"limit": 2}, headers=api.bearer(api.login(accounts[0])))
+    response = api.http.get(
+        "/v1/users", params={"limit": 2}, headers=api.bearer(api.login(accounts[0]))
+    )
     assert len(response.json()["users"]) == 2
 
 
