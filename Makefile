@@ -5,7 +5,6 @@ UV_VERSION := 0.13.8
 TOOLS := .tools
 UV := $(TOOLS)/uv/bin/uv
 PYTHON ?= python3
-export UV_PYTHON ?= $(shell command -v $(PYTHON))
 RUN := $(UV) run --locked
 
 .DEFAULT_GOAL := help
