@@ -83,24 +83,30 @@ class RedisCounter:
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.incr(name)
                 pipe.expire(name, window_seconds, nx=True)
-                pipe.ttl(name)
-                count, _, ttl = await pipe.execute()
+                pipe.pttl(name)
+                count, _, pttl = await pipe.execute()
         except redis.exceptions.RedisError as exc:
             raise DependencyUnavailable("redis") from exc
-        return Window(int(count), max(int(ttl), 1))
+        return Window(int(count), _seconds_left(pttl))
 
     async def peek(self, key: str) -> Window:
         name = self._prefix + key
         try:
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.get(name)
-                pipe.ttl(name)
-                count, ttl = await pipe.execute()
+                pipe.pttl(name)
+                count, pttl = await pipe.execute()
         except redis.exceptions.RedisError as exc:
             raise DependencyUnavailable("redis") from exc
         if count is None:
             return Window(0, 0)
-        return Window(int(count), max(int(ttl), 1))
+        return Window(int(count), _seconds_left(pttl))
+
+
+def _seconds_left(pttl: int) -> int:
+    # Redis TTL rounds to the nearest second, so 1.4 s left read as 1 and a client
+    # honouring Retry-After came back inside the window; PTTL rounded up never undershoots.
+    return max(math.ceil(int(pttl) / 1000), 1)
 
 
 def redis_client(url: str) -> aioredis.Redis:
