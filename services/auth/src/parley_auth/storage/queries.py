@@ -23,8 +23,16 @@ async def tenant_by_slug(
     statement = select(Tenant).where(Tenant.slug == slug)
     if for_update:
         # Serialises registrations within one tenant on PostgreSQL so max_users holds
-        # under concurrency; SQLite already has a single writer.
+        # under concurrency.
         statement = statement.with_for_update()
+        if (await session.connection()).dialect.name == "sqlite":
+            # SQLite ignores FOR UPDATE, and pysqlite sends BEGIN only before the first
+            # write, so the count-then-insert of a registration ran outside any lock and
+            # concurrent ones overfilled max_users. A no-op write first takes the
+            # database's one write lock for the whole transaction.
+            await session.exec(
+                sa.update(Tenant).where(col(Tenant.slug) == slug).values(slug=Tenant.slug)
+            )
     return (await session.exec(statement)).first()
 
 
