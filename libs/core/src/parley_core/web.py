@@ -10,7 +10,7 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
@@ -22,6 +22,22 @@ from parley_core.errors import ApiError, Unauthorized
 logger = logging.getLogger(__name__)
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="parley"'}
+
+
+class JsonRequest(Request[Any, Any, Any]):
+    """A request whose undecodable JSON body is a 400 however msgspec refuses it.
+
+    Litestar maps only msgspec's DecodeError to 400; msgspec raises UnicodeDecodeError for
+    invalid UTF-8 inside a string and RecursionError for deep nesting, which were 500s.
+    """
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except UnicodeDecodeError:
+            raise SerializationException("JSON is malformed: invalid UTF-8") from None
+        except RecursionError:
+            raise SerializationException("JSON is malformed: nested too deeply") from None
 
 
 def error_response(
@@ -48,7 +64,7 @@ def _validation_error(
     # wants 422 and the offending field for the second; the first stays a plain 400.
     problems = exc.extra if isinstance(exc.extra, list) else []
     errors = [
-        {"field": p.get("key"), "source": p.get("source"), "message": p.get("message")}
+        {"field": p.get("key"), "source": p.get("source"), "message": _message(p)}
         for p in problems
         if isinstance(p, dict)
     ]
@@ -56,6 +72,13 @@ def _validation_error(
         return error_response(exc.status_code, exc.detail)
     detail = "; ".join(f"{error['field']}: {error['message']}" for error in errors)
     return error_response(HTTP_422_UNPROCESSABLE_ENTITY, detail, errors=errors)
+
+
+def _message(problem: dict[str, Any]) -> Any:
+    # Litestar reports an absent body or parameter as the KeyError of its name ("'data'").
+    if problem.get("message") == repr(problem.get("key")):
+        return "a JSON body is required" if problem.get("source") == "body" else "required"
+    return problem.get("message")
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:

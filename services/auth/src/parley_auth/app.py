@@ -112,6 +112,7 @@ def create_app(settings: AuthSettings, *, create_signing_key: bool | None = None
         cors_config=web.cors_config(settings.cors_origins),
         openapi_config=OpenAPIConfig(title="Parley auth", version="1"),
         request_max_body_size=MAX_BODY_BYTES,
+        request_class=web.JsonRequest,
         logging_config=None,
         lifespan=[lifespan],
         state=State({"auth": auth, "signing_key": signing_key}),

@@ -13,8 +13,8 @@ from parley_auth.api import schemas
 from parley_auth.domain.service import AuthService
 from parley_core.tokens import AccessClaims
 
-SlugPath = Annotated[str, PathParameter(pattern=r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")]
-UsernamePath = Annotated[str, PathParameter(pattern=r"^[a-z0-9][a-z0-9._-]{2,31}$")]
+SlugPath = Annotated[str, PathParameter(pattern=schemas.SLUG_PATTERN)]
+UsernamePath = Annotated[str, PathParameter(pattern=schemas.USERNAME_PATTERN)]
 
 
 class AuthController(Controller):

@@ -143,7 +143,7 @@ class AuthService:
     async def directory(self, *, tenant_slug: str, prefix: str, limit: int) -> list[UserView]:
         async with self._sessions() as session:
             tenant = await queries.tenant_by_slug(session, tenant_slug)
-            if tenant is None:
+            if tenant is None or not _may_be_stored(prefix):
                 return []
             users = await queries.users_by_prefix(session, prefix, tenant_id=tenant.id, limit=limit)
         return [UserView.of(user, tenant_slug) for user in users]
@@ -157,11 +157,12 @@ class AuthService:
         address_key = f"login:address:{client_address}"
         await self._refuse_when_limited(account_key, address_key)
 
-        async with self._sessions() as session:
-            tenant = await queries.tenant_by_slug(session, tenant_slug)
-            user = None
-            if tenant is not None:
-                user = await queries.user_by_username(session, username, tenant_id=tenant.id)
+        tenant = user = None
+        if _may_be_stored(tenant_slug, username):
+            async with self._sessions() as session:
+                tenant = await queries.tenant_by_slug(session, tenant_slug)
+                if tenant is not None:
+                    user = await queries.user_by_username(session, username, tenant_id=tenant.id)
         verified = await self._hasher.verify(user.password_hash if user else None, password)
         if tenant is None or user is None or not verified:
             await self._failures.hit(account_key, window_seconds=self._policy.window_seconds)
@@ -343,6 +344,12 @@ class AuthService:
                 if display_name is not None:
                     user.display_name = display_name
         return UserView.of(user, tenant_slug), created
+
+
+def _may_be_stored(*texts: str) -> bool:
+    """False for text no name holds (shared/API.md "Names"): NUL, which PostgreSQL text
+    refuses outright, so looking it up would be a 500 rather than a miss."""
+    return not any("\x00" in text for text in texts)
 
 
 def _check_registration_open(tenant: Tenant | None) -> Tenant:
