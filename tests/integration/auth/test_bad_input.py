@@ -963,3 +963,9 @@ def test_generated_refresh_tokens_are_a_401_or_a_422(api: AuthApi, token: Any) -
     response = api.http.post("/v1/auth/refresh", json={"refresh_token": token})
     well_formed = isinstance(token, str) and 1 <= len(token) <= 512
     problem(response, 401 if well_formed else 422)
+
+
+def test_a_missing_field_is_named_in_the_errors_list(api: AuthApi) -> None:
+    response = api.http.post("/v1/auth/register", json={"tenant": "acme", "password": PASSWORD})
+    assert response.status_code == 422
+    assert {"field": "username", "source": "body"}.items() <= response.json()["errors"][0].items()

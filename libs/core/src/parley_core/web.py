@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,7 +65,7 @@ def _validation_error(
     # wants 422 and the offending field for the second; the first stays a plain 400.
     problems = exc.extra if isinstance(exc.extra, list) else []
     errors = [
-        {"field": p.get("key"), "source": p.get("source"), "message": _message(p)}
+        {"field": _field(p), "source": p.get("source"), "message": _message(p)}
         for p in problems
         if isinstance(p, dict)
     ]
@@ -72,6 +73,16 @@ def _validation_error(
         return error_response(exc.status_code, exc.detail)
     detail = "; ".join(f"{error['field']}: {error['message']}" for error in errors)
     return error_response(HTTP_422_UNPROCESSABLE_ENTITY, detail, errors=errors)
+
+
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+def _field(problem: dict[str, Any]) -> Any:
+    # A missing body field is reported against the whole body ("data"); msgspec's
+    # message names the field itself.
+    missing = _MISSING_FIELD.search(str(problem.get("message", "")))
+    return missing.group(1) if missing else problem.get("key")
 
 
 def _message(problem: dict[str, Any]) -> Any:
