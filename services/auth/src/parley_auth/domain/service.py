@@ -206,15 +206,12 @@ class AuthService:
                 family = await queries.family(session, claimed.family_id, tenant_id=tenant_id)
                 tenant = await session.get(Tenant, tenant_id)
                 user = await queries.user_by_id(session, claimed.user_id, tenant_id=tenant_id)
-                if (
-                    family is None
-                    or family.revoked_at is not None
-                    or tenant is None
-                    or user is None
-                ) or tenant.suspended:
-                    pair = None
-                else:
-                    pair = await self._issue(session, tenant, user.id, user.username, family.id)
+                pair = None
+                live_family = family is not None and family.revoked_at is None
+                if live_family and tenant and not tenant.suspended and user is not None:
+                    pair = await self._issue(
+                        session, tenant, user.id, user.username, claimed.family_id
+                    )
         if pair is None:
             raise errors.InvalidRefreshToken()
         return pair
