@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import typer
-import uvicorn
 
 from parley_auth.app import create_app
 from parley_auth.settings import AuthSettings
 from parley_auth.storage import migrate as migrations
 from parley_core import logging as parley_logging
+from parley_core import serving
 
 cli = typer.Typer(help="Parley's auth service.", no_args_is_help=True, add_completion=False)
 
@@ -18,17 +18,7 @@ def serve() -> None:
     """Serve the auth API on PARLEY_HOST:PARLEY_PORT (run `migrate` first)."""
     settings = AuthSettings()
     parley_logging.configure(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    serving.run(create_app(settings), settings)
 
 
 @cli.command()

@@ -10,7 +10,6 @@ import secrets
 import sys
 
 import typer
-import uvicorn
 from litestar import Litestar
 from pydantic import SecretStr
 
@@ -20,6 +19,7 @@ from parley_auth.domain.service import AuthService, TenantSpec
 from parley_auth.settings import AuthSettings
 from parley_auth.storage import migrate as auth_migrations
 from parley_core import logging as parley_logging
+from parley_core import serving
 
 DEFAULT_TENANT = "default"
 
@@ -76,16 +76,7 @@ def serve() -> None:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-    )
+    serving.run(app, settings)
 
 
 def main() -> None:

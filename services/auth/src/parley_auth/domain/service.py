@@ -116,13 +116,7 @@ class AuthService:
                     raise errors.UsernameTaken()
                 if await queries.count_users(session, tenant_id=tenant.id) >= tenant.max_users:
                     raise errors.TenantFull()
-                user = User(
-                    tenant_id=tenant.id,
-                    username=username,
-                    display_name=display_name or username,
-                    password_hash=password_hash,
-                    created_at=utcnow(),
-                )
+                user = _new_user(tenant, username, display_name, password_hash)
                 session.add(user)
         except IntegrityError:
             raise errors.UsernameTaken() from None
@@ -328,13 +322,7 @@ class AuthService:
             user = await queries.user_by_username(session, username, tenant_id=tenant.id)
             created = user is None
             if user is None:
-                user = User(
-                    tenant_id=tenant.id,
-                    username=username,
-                    display_name=display_name or username,
-                    password_hash=password_hash,
-                    created_at=utcnow(),
-                )
+                user = _new_user(tenant, username, display_name, password_hash)
                 session.add(user)
             else:
                 user.password_hash = password_hash
@@ -347,6 +335,16 @@ def _may_be_stored(*texts: str) -> bool:
     """False for text no name holds (shared/API.md "Names"): NUL, which PostgreSQL text
     refuses outright, so looking it up would be a 500 rather than a miss."""
     return not any("\x00" in text for text in texts)
+
+
+def _new_user(tenant: Tenant, username: str, display_name: str | None, password_hash: str) -> User:
+    return User(
+        tenant_id=tenant.id,
+        username=username,
+        display_name=display_name or username,
+        password_hash=password_hash,
+        created_at=utcnow(),
+    )
 
 
 def _check_registration_open(tenant: Tenant | None) -> Tenant:
