@@ -153,3 +153,48 @@ def test_bearer_token_reads_only_the_bearer_scheme(
     header: str | None, expected: str | None
 ) -> None:
     assert tokens.bearer_token(header) == expected
+
+
+def test_a_verified_token_is_remembered_until_it_expires() -> None:
+    key = Ed25519PrivateKey.generate()
+    verifier = tokens.Verifier(CountingSource(_jwk(key, "k1")), leeway=0)
+    expires = int(time.time()) + 2
+    token = _token(key, "k1", exp=expires)
+    first = asyncio.run(verifier.verify(token))
+    assert asyncio.run(verifier.verify(token)) is first
+
+    time.sleep(expires - time.time() + 0.1)
+    with pytest.raises(tokens.InvalidToken):
+        asyncio.run(verifier.verify(token))
+    assert token not in verifier._verified
+
+
+def test_the_verified_token_cache_stays_bounded() -> None:
+    key = Ed25519PrivateKey.generate()
+    verifier = tokens.Verifier(CountingSource(_jwk(key, "k1")), max_cached=3)
+
+    async def many() -> None:
+        for _ in range(10):
+            await verifier.verify(_token(key, "k1"))
+
+    asyncio.run(many())
+    assert len(verifier._verified) == 3
+
+
+def test_a_token_differing_by_one_character_is_checked_afresh() -> None:
+    key = Ed25519PrivateKey.generate()
+    verifier = tokens.Verifier(CountingSource(_jwk(key, "k1")))
+    token = _token(key, "k1")
+    asyncio.run(verifier.verify(token))
+    head, payload, signature = token.split(".")
+    forged = f"{head}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    with pytest.raises(tokens.InvalidToken):
+        asyncio.run(verifier.verify(forged))
+
+
+def test_a_cache_size_of_zero_checks_every_token() -> None:
+    key = Ed25519PrivateKey.generate()
+    verifier = tokens.Verifier(CountingSource(_jwk(key, "k1")), max_cached=0)
+    token = _token(key, "k1")
+    assert asyncio.run(verifier.verify(token)) == asyncio.run(verifier.verify(token))
+    assert verifier._verified == {}

@@ -45,10 +45,19 @@ class Verifier:
 
     Refetches are single-flight and at most one per `refetch_interval`, so a stream of
     tokens with invented `kid`s cannot turn into a stream of requests to auth.
+
+    A client sends the same token on every request for its whole life, and an Ed25519
+    check costs ~100 us here, so verified tokens are remembered (keyed by the exact token
+    text, bounded, until they expire): a repeat costs a dict lookup.
     """
 
     def __init__(
-        self, source: JwksSource, *, refetch_interval: float = 10.0, leeway: float = 5.0
+        self,
+        source: JwksSource,
+        *,
+        refetch_interval: float = 10.0,
+        leeway: float = 5.0,
+        max_cached: int = 10_000,
     ) -> None:
         self._source = source
         self._refetch_interval = refetch_interval
@@ -56,8 +65,24 @@ class Verifier:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._verified: dict[str, AccessClaims] = {}
+        self._max_cached = max_cached
 
     async def verify(self, token: str) -> AccessClaims:
+        cached = self._verified.get(token)
+        if cached is not None:
+            if time.time() < cached.expires_at.timestamp() + self._leeway:
+                return cached
+            del self._verified[token]
+        claims = await self._verify_signed(token)
+        if self._max_cached > 0:
+            if len(self._verified) >= self._max_cached:
+                # Oldest first: dicts keep insertion order.
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = claims
+        return claims
+
+    async def _verify_signed(self, token: str) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
