@@ -198,3 +198,45 @@ def test_a_cache_size_of_zero_checks_every_token() -> None:
     token = _token(key, "k1")
     assert asyncio.run(verifier.verify(token)) == asyncio.run(verifier.verify(token))
     assert verifier._verified == {}
+
+
+def test_a_failed_refetch_keeps_the_keys_already_known() -> None:
+    known, rotated = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    document = {"keys": [_jwk(known, "known")]}
+    outage = False
+
+    async def source() -> dict[str, Any]:
+        if outage:
+            raise tokens.JwksUnavailable("auth is down")
+        return document
+
+    verifier = tokens.Verifier(source, refetch_interval=0, max_cached=0)
+
+    async def run() -> tokens.AccessClaims:
+        nonlocal outage
+        await verifier.verify(_token(known, "known"))
+        outage = True
+        with pytest.raises(tokens.InvalidToken):
+            await verifier.verify(_token(rotated, "rotated"))
+        return await verifier.verify(_token(known, "known"))
+
+    assert asyncio.run(run()).username == "alice"
+
+
+def test_unreadable_keys_in_the_jwks_are_skipped() -> None:
+    key = Ed25519PrivateKey.generate()
+    broken = {"kty": "OKP", "crv": "Ed25519", "x": "not base64!", "kid": "broken"}
+    source = CountingSource(broken, "not an object", _jwk(key, "k1"))  # type: ignore[arg-type]
+    verifier = tokens.Verifier(source)
+    assert asyncio.run(verifier.verify(_token(key, "k1"))).username == "alice"
+
+
+def test_the_http_source_reports_an_unreachable_jwks() -> None:
+    import httpx
+
+    async def run() -> None:
+        async with httpx.AsyncClient(timeout=2) as client:
+            await tokens.http_jwks_source(client, "http://127.0.0.1:1/.well-known/jwks.json")()
+
+    with pytest.raises(tokens.JwksUnavailable):
+        asyncio.run(run())

@@ -7,6 +7,7 @@ The auth service signs; everyone else verifies locally with the keys it publishe
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,11 +23,17 @@ ALGORITHM = "EdDSA"
 
 REQUIRED_CLAIMS = ("sub", "tid", "username", "exp", "iat", "jti")
 
+logger = logging.getLogger(__name__)
+
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class InvalidToken(Exception):
     """The token is malformed, forged, expired or signed by an unknown key."""
+
+
+class JwksUnavailable(Exception):
+    """The JWKS could not be fetched or read; a `JwksSource` raises it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +124,13 @@ class Verifier:
                 kid not in self._keys
                 and time.monotonic() - self._fetched_at >= self._refetch_interval
             ):
-                self._keys = _parse_jwks(await self._source())
                 self._fetched_at = time.monotonic()
+                try:
+                    self._keys = _parse_jwks(await self._source())
+                except JwksUnavailable as exc:
+                    # Keep what we know: an auth outage must not turn every token that
+                    # verified a moment ago into a 401.
+                    logger.warning("JWKS refetch failed; keeping the known keys", exc_info=exc)
         try:
             return self._keys[kid]
         except KeyError:
@@ -126,23 +138,30 @@ class Verifier:
 
 
 def _parse_jwks(document: dict[str, Any]) -> dict[str, jwt.PyJWK]:
+    entries = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise JwksUnavailable("the JWKS document has no key list")
     keys: dict[str, jwt.PyJWK] = {}
-    for entry in document.get("keys", []):
-        if entry.get("kid") and entry.get("kty") == "OKP":
-            keys[entry["kid"]] = jwt.PyJWK(entry, algorithm=ALGORITHM)
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("kty") != "OKP" or not entry.get("kid"):
+            continue
+        try:
+            keys[str(entry["kid"])] = jwt.PyJWK(entry, algorithm=ALGORITHM)
+        except jwt.PyJWTError:
+            logger.warning("skipping an unreadable key in the JWKS", extra={"kid": entry["kid"]})
     return keys
 
 
 def http_jwks_source(client: httpx.AsyncClient, url: str) -> JwksSource:
-    """Fetch the JWKS from auth; a failure surfaces as InvalidToken for unknown keys only."""
+    """Fetch the JWKS from auth, raising JwksUnavailable when it does not answer."""
 
     async def fetch() -> dict[str, Any]:
         try:
             response = await client.get(url)
             response.raise_for_status()
             document: dict[str, Any] = response.json()
-        except (httpx.HTTPError, ValueError):
-            return {"keys": []}
+        except (httpx.HTTPError, ValueError) as exc:
+            raise JwksUnavailable(f"{url}: {exc}") from exc
         return document
 
     return fetch
