@@ -19,7 +19,7 @@ from parley_auth.domain.service import AuthService, TenantSpec
 from parley_auth.settings import AuthSettings
 from parley_auth.storage import migrate as auth_migrations
 from parley_core import logging as parley_logging
-from parley_core import serving
+from parley_core import secretfiles, serving
 
 DEFAULT_TENANT = "default"
 
@@ -33,11 +33,7 @@ def admin_token(settings: EmbeddedSettings) -> str:
     if settings.admin_token:
         return settings.admin_token.get_secret_value()
     path = settings.data_dir / "admin-token"
-    if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return secretfiles.read_or_create(path, lambda: secrets.token_urlsafe(32).encode()).decode()
 
 
 def create_app(settings: EmbeddedSettings) -> Litestar:

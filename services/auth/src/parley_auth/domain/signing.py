@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from parley_core import tokens
+from parley_core import secretfiles, tokens
 
 logger = logging.getLogger(__name__)
 
@@ -42,26 +41,11 @@ class SigningKey:
 
     @classmethod
     def load_or_create(cls, path: Path, *, create: bool) -> SigningKey:
-        """Read the PEM at `path`; create it (mode 0600) only when `create` is allowed."""
-        if not path.exists():
-            if not create:
-                raise FileNotFoundError(f"signing key file {path} does not exist")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pem = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            # O_EXCL: two processes starting at once must not overwrite each other's key.
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(fd, "wb") as file:
-                    file.write(pem)
-                logger.info("generated a signing key", extra={"file.path": str(path)})
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        """Read the PEM at `path`; generate it (owner-only) first when `create` allows."""
+        if not create and not path.exists():
+            raise FileNotFoundError(f"signing key file {path} does not exist")
+        pem = secretfiles.read_or_create(path, _new_pem)
+        key = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError(f"{path} does not hold an Ed25519 private key")
         return cls(key)
@@ -83,6 +67,13 @@ class SigningKey:
         return jwt.encode(
             claims, self._private_key, algorithm=tokens.ALGORITHM, headers={"kid": self.kid}
         )
+
+
+def _new_pem() -> bytes:
+    logger.info("generating a signing key")
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _b64url(data: bytes) -> str:
