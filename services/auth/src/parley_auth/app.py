@@ -24,13 +24,11 @@ MAX_BODY_BYTES = 64 * 1024
 """Auth bodies are a few hundred bytes; anything near this is abuse (413)."""
 
 
-def create_app(settings: AuthSettings, *, create_signing_key: bool | None = None) -> Litestar:
-    """Build the auth app. The signing key is generated only for the embedded default,
-    or when `create_signing_key` says so; a configured key file must exist."""
-    if create_signing_key is None:
-        create_signing_key = settings.signing_key_file is None
+def create_app(settings: AuthSettings) -> Litestar:
+    """Build the auth app. The signing key is generated only when none is configured (the
+    embedded default); a configured key file must exist."""
     signing_key = SigningKey.load_or_create(
-        settings.resolved_signing_key_file(), create=create_signing_key
+        settings.resolved_signing_key_file(), create=settings.signing_key_file is None
     )
     engine = db.create_engine(
         settings.resolved_database_url(), pool_size=settings.database_pool_size
@@ -66,7 +64,7 @@ def create_app(settings: AuthSettings, *, create_signing_key: bool | None = None
 
     verifier = tokens.Verifier(local_jwks)
 
-    @get("/.well-known/jwks.json", cache_control=None, include_in_schema=True, tags=["auth"])
+    @get("/.well-known/jwks.json", tags=["auth"])
     async def jwks_document() -> dict[str, Any]:
         return jwks
 
@@ -115,5 +113,5 @@ def create_app(settings: AuthSettings, *, create_signing_key: bool | None = None
         request_class=web.JsonRequest,
         logging_config=None,
         lifespan=[lifespan],
-        state=State({"auth": auth, "signing_key": signing_key}),
+        state=State({"auth": auth}),
     )
