@@ -1,0 +1,1 @@
+"""Parley's Kubernetes operator: Tenant resources reconciled against the services' Internal API."""

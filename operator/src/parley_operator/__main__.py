@@ -1,0 +1,3 @@
+from parley_operator.cli import main
+
+main()
