@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from support.stream import StreamClient
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -97,3 +99,84 @@ def test_the_embedded_default_prints_its_url_and_a_working_admin_token(
         assert tenant.status_code == 200
         assert tenant.json()["self_registration"] is True
         assert http.get("/internal/v1/tenants/default").status_code == 401
+
+
+def test_the_embedded_default_serves_chat_on_the_same_port(
+    embedded: tuple[str, Path],
+) -> None:
+    url, data_dir = embedded
+    with httpx.Client(base_url=url, timeout=30) as http:
+        bearer = {}
+        for name in ("alice", "bob"):
+            account = {"tenant": "default", "username": name, "password": "correct horse"}
+            assert http.post("/v1/auth/register", json=account).status_code == 201
+            token = http.post("/v1/auth/login", json=account).json()["access_token"]
+            bearer[name] = {"Authorization": f"Bearer {token}"}
+        created = http.post(
+            "/v1/chats",
+            json={"kind": "group", "title": "Lunch", "members": ["bob"]},
+            headers=bearer["alice"],
+        )
+        assert created.status_code == 201
+        chat_id = created.json()["id"]
+        for text in ("pizza?", "or ramen"):
+            sent = http.post(
+                f"/v1/chats/{chat_id}/messages", json={"body": text}, headers=bearer["alice"]
+            )
+            assert sent.status_code == 201
+        page = http.get(f"/v1/chats/{chat_id}/messages", headers=bearer["bob"]).json()
+        assert [(m["seq"], m["body"]) for m in page["messages"]] == [(1, "pizza?"), (2, "or ramen")]
+        chats = http.get("/v1/chats", headers=bearer["bob"]).json()["chats"]
+        assert [(c["title"], c["unread"]) for c in chats] == [("Lunch", 2)]
+
+    assert (data_dir / ".parley" / "chat.db").exists()
+
+
+def test_deleting_a_tenant_in_the_embedded_default_purges_chat_and_auth(
+    embedded: tuple[str, Path],
+) -> None:
+    url, data_dir = embedded
+    admin = {"Authorization": f"Bearer {(data_dir / '.parley' / 'admin-token').read_text()}"}
+    with httpx.Client(base_url=url, timeout=30) as http:
+        spec = {"self_registration": True}
+        assert http.put("/internal/v1/tenants/acme", json=spec, headers=admin).status_code == 201
+        account = {"tenant": "acme", "username": "alice", "password": "correct horse"}
+        assert http.post("/v1/auth/register", json=account).status_code == 201
+        token = http.post("/v1/auth/login", json=account).json()["access_token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        chat_id = http.post(
+            "/v1/chats", json={"kind": "group", "members": []}, headers=bearer
+        ).json()["id"]
+        assert http.post(f"/v1/chats/{chat_id}/messages", json={"body": "hi"}, headers=bearer)
+
+        assert http.delete("/internal/v1/tenants/acme").status_code == 401
+        assert http.delete("/internal/v1/tenants/acme", headers=admin).status_code == 204
+        assert http.delete("/internal/v1/tenants/acme", headers=admin).status_code == 204
+
+        # The access token outlives the tenant, but the chat data is gone with it.
+        assert http.get(f"/v1/chats/{chat_id}", headers=bearer).status_code == 404
+        assert http.get("/internal/v1/tenants/acme", headers=admin).status_code == 404
+        assert http.post("/v1/auth/login", json=account).status_code == 401
+
+
+def test_the_embedded_default_streams_on_the_same_port(embedded: tuple[str, Path]) -> None:
+    url, _ = embedded
+    with httpx.Client(base_url=url, timeout=30) as http:
+        tokens = {}
+        for name in ("carol", "dave"):
+            account = {"tenant": "default", "username": name, "password": "correct horse"}
+            assert http.post("/v1/auth/register", json=account).status_code == 201
+            tokens[name] = http.post("/v1/auth/login", json=account).json()["access_token"]
+        with StreamClient(url, tokens["dave"], via_query=True) as stream:
+            chat = http.post(
+                "/v1/chats",
+                json={"kind": "direct", "members": ["dave"]},
+                headers={"Authorization": f"Bearer {tokens['carol']}"},
+            ).json()
+            http.post(
+                f"/v1/chats/{chat['id']}/messages",
+                json={"body": "hi dave"},
+                headers={"Authorization": f"Bearer {tokens['carol']}"},
+            )
+            (frame,) = stream.messages(1)
+            assert (frame["chat_id"], frame["message"]["body"]) == (chat["id"], "hi dave")

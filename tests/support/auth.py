@@ -69,6 +69,12 @@ class AuthApi:
     def close(self) -> None:
         self.http.close()
 
+    def __enter__(self) -> AuthApi:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def tenant(self, **spec: Any) -> str:
         slug = f"t-{uuid.uuid4().hex[:12]}"
         body = {"display_name": slug, "self_registration": True, **spec}

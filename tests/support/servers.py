@@ -11,15 +11,21 @@ import uvicorn
 
 
 class ServedApp:
-    """Serve an ASGI app with uvicorn on 127.0.0.1 and a free port, until closed."""
+    """Serve an ASGI app with uvicorn on 127.0.0.1 and a free port, until closed.
 
-    def __init__(self, app: Any) -> None:
+    `port` binds a given port instead: a test that stops a server and starts another on
+    the same address (an outage and a recovery, as its clients see it) passes the first
+    one's `port`.
+    """
+
+    def __init__(self, app: Any, *, port: int = 0) -> None:
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"
+            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
         self.url = ""
+        self.port = port
 
     def __enter__(self) -> ServedApp:
         self._thread.start()
@@ -30,8 +36,8 @@ class ServedApp:
             if time.monotonic() > deadline:
                 raise TimeoutError("the server did not start within 30 s")
             time.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         return self
 
     def __exit__(

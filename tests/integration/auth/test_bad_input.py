@@ -710,7 +710,8 @@ def test_dot_segments_in_an_internal_path_are_a_422_not_another_route(api: AuthA
 
 
 def test_a_path_with_extra_or_missing_segments_is_a_json_404_or_405(api: AuthApi) -> None:
-    for path in ("a%2Fb", "a/b/c", "", "acme/users/", "acme/users/alice/x"):
+    # `acme/users/` (no username) is chat's user lookup, which needs a `username` query.
+    for path in ("a%2Fb", "a/b/c", "", "acme/users/alice/x"):
         for method in ("GET", "PUT", "DELETE"):
             with case(method, path):
                 response = api.http.request(

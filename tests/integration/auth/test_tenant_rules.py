@@ -308,3 +308,30 @@ def test_a_user_never_sees_another_tenants_users(api: AuthApi) -> None:
     their_view = api.http.get("/v1/users", headers=api.bearer(their_alice)).json()["users"]
     assert [user["username"] for user in their_view] == ["alice", "arthur", "zoe"]
     assert mine_ids.isdisjoint(user["id"] for user in their_view)
+
+
+def test_internal_user_lookup_returns_only_the_named_users_of_that_tenant(api: AuthApi) -> None:
+    tenant, other = api.tenant(), api.tenant()
+    alice, bob = api.account(tenant), api.account(tenant)
+    stranger = api.account(other)
+    response = api.http.get(
+        f"/internal/v1/tenants/{tenant}/users",
+        params={"username": [alice.username, bob.username, stranger.username, "nobody"]},
+        headers=api.admin,
+    )
+    assert response.status_code == 200
+    found = {(user["username"], user["id"]) for user in response.json()["users"]}
+    assert found == {(alice.username, alice.id), (bob.username, bob.id)}
+
+
+def test_internal_user_lookup_needs_the_admin_token_a_known_tenant_and_a_name(
+    api: AuthApi,
+) -> None:
+    tenant = api.tenant()
+    path = f"/internal/v1/tenants/{tenant}/users"
+    assert api.http.get(path, params={"username": "alice"}).status_code == 401
+    missing = api.http.get(path, headers=api.admin)
+    assert missing.status_code == 400
+    assert "username" in missing.json()["detail"]
+    unknown = "/internal/v1/tenants/no-such-tenant/users"
+    assert api.http.get(unknown, params={"username": "x"}, headers=api.admin).status_code == 404

@@ -92,3 +92,35 @@ def test_a_dead_redis_is_reported_as_an_unavailable_dependency_quickly() -> None
     with pytest.raises(errors.DependencyUnavailable, match="redis"):
         asyncio.run(run())
     assert time.monotonic() - started < 5
+
+
+def test_the_fallback_counter_counts_in_process_while_redis_is_down_and_shares_after() -> None:
+    shared_url = services.redis_url()
+
+    async def run() -> tuple[list[int], list[int]]:
+        dead = ratelimit.redis_client("redis://127.0.0.1:1/0")
+        alive = ratelimit.redis_client(shared_url)
+        key = f"k-{uuid.uuid4().hex}"
+        try:
+            during = ratelimit.FallbackCounter(
+                ratelimit.RedisCounter(dead, prefix="t:"), ratelimit.MemoryCounter()
+            )
+            outage = [(await during.hit(key, window_seconds=60)).count for _ in range(3)]
+            after = ratelimit.FallbackCounter(
+                ratelimit.RedisCounter(alive, prefix="t:"), ratelimit.MemoryCounter()
+            )
+            other = ratelimit.FallbackCounter(
+                ratelimit.RedisCounter(alive, prefix="t:"), ratelimit.MemoryCounter()
+            )
+            shared = [
+                (await after.hit(key, window_seconds=60)).count,
+                (await other.hit(key, window_seconds=60)).count,
+            ]
+            return outage, shared
+        finally:
+            await dead.aclose()
+            await alive.aclose()
+
+    outage, shared = asyncio.run(run())
+    assert outage == [1, 2, 3]  # the limit still holds, per process
+    assert shared == [1, 2]  # two replicas count together again

@@ -200,7 +200,7 @@ def test_a_cache_size_of_zero_checks_every_token() -> None:
     assert verifier._verified == {}
 
 
-def test_a_failed_refetch_keeps_the_keys_already_known() -> None:
+def test_a_failed_refetch_keeps_the_keys_already_known_and_reports_the_outage() -> None:
     known, rotated = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     document = {"keys": [_jwk(known, "known")]}
     outage = False
@@ -216,11 +216,35 @@ def test_a_failed_refetch_keeps_the_keys_already_known() -> None:
         nonlocal outage
         await verifier.verify(_token(known, "known"))
         outage = True
-        with pytest.raises(tokens.InvalidToken):
+        # A key auth could not be asked about is an outage (503), not a bad token (401).
+        with pytest.raises(tokens.JwksUnavailable):
             await verifier.verify(_token(rotated, "rotated"))
         return await verifier.verify(_token(known, "known"))
 
     assert asyncio.run(run()).username == "alice"
+
+
+def test_an_unknown_kid_is_a_bad_token_again_once_auth_answers() -> None:
+    key, stranger = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    outage = True
+
+    async def source() -> dict[str, Any]:
+        if outage:
+            raise tokens.JwksUnavailable("auth is down")
+        return {"keys": [_jwk(key, "k1")]}
+
+    verifier = tokens.Verifier(source, refetch_interval=0)
+
+    async def run() -> None:
+        nonlocal outage
+        with pytest.raises(tokens.JwksUnavailable):
+            await verifier.verify(_token(key, "k1"))
+        outage = False
+        assert (await verifier.verify(_token(key, "k1"))).username == "alice"
+        with pytest.raises(tokens.InvalidToken):
+            await verifier.verify(_token(stranger, "k2"))
+
+    asyncio.run(run())
 
 
 def test_unreadable_keys_in_the_jwks_are_skipped() -> None:

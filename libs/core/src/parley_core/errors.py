@@ -48,6 +48,19 @@ class TooManyRequests(ApiError):
         super().__init__(detail, headers={"Retry-After": str(self.retry_after)})
 
 
+class InvalidField(ApiError):
+    """A value that decodes but breaks a rule only the domain knows (a tenant's limit)."""
+
+    status_code = 422
+    detail = "invalid value"
+
+    def __init__(self, field: str, message: str, *, source: str = "body"):
+        self.field = field
+        self.message = message
+        self.source = source
+        super().__init__(f"{field}: {message}")
+
+
 class DependencyUnavailable(ApiError):
     """A database, broker or peer service did not answer: 503 naming it."""
 

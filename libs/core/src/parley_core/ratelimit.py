@@ -9,6 +9,7 @@ atomic across replicas; the in-memory counter serves the single-process embedded
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ import redis.asyncio as aioredis
 import redis.exceptions
 
 from parley_core.errors import DependencyUnavailable
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,43 @@ class RedisCounter:
         if count is None:
             return Window(0, 0)
         return Window(int(count), _seconds_left(pttl))
+
+
+class FallbackCounter:
+    """Shared counters that degrade to this process's own while the shared store is down.
+
+    For limits that protect capacity rather than secrets (the send rate): a Redis outage
+    must not stop people from sending, so each replica enforces the limit on its own
+    until Redis answers again.
+    """
+
+    def __init__(self, primary: WindowCounter, fallback: WindowCounter) -> None:
+        self._primary = primary
+        self._fallback = fallback
+        self._degraded = False
+
+    async def hit(self, key: str, *, window_seconds: int) -> Window:
+        try:
+            window = await self._primary.hit(key, window_seconds=window_seconds)
+        except DependencyUnavailable:
+            self._set_degraded(True)
+            return await self._fallback.hit(key, window_seconds=window_seconds)
+        self._set_degraded(False)
+        return window
+
+    async def peek(self, key: str) -> Window:
+        try:
+            return await self._primary.peek(key)
+        except DependencyUnavailable:
+            return await self._fallback.peek(key)
+
+    def _set_degraded(self, degraded: bool) -> None:
+        if degraded != self._degraded:
+            self._degraded = degraded
+            if degraded:
+                logger.warning("shared counters unavailable; counting in this process")
+            else:
+                logger.info("shared counters available again")
 
 
 def _seconds_left(pttl: int) -> int:

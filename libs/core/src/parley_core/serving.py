@@ -1,6 +1,10 @@
 """How every Parley process runs its app under uvicorn: one process a pod, uvicorn's logs
 through ours (configure `parley_core.logging` first), client addresses from trusted
-proxies only, and a bounded graceful shutdown."""
+proxies only, and a bounded graceful shutdown.
+
+One process a pod is also what keeps the Prometheus metrics right: they live in the
+process, and a pod's /metrics must answer for all of the pod (docs/observability.md).
+Scale with replicas, never with uvicorn workers."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import uvicorn
 from parley_core.settings import CoreSettings
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
+WS_PING_SECONDS = 20.0
+WS_MAX_FRAME_BYTES = 1024 * 1024
 
 
 def run(app: Any, settings: CoreSettings) -> None:
@@ -24,4 +30,9 @@ def run(app: Any, settings: CoreSettings) -> None:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # docs/stream.md: protocol pings find dead peers; on shutdown uvicorn closes each
+        # socket with 1012. The largest client frame is a resume with 10 000 cursors.
+        ws_ping_interval=WS_PING_SECONDS,
+        ws_ping_timeout=WS_PING_SECONDS,
+        ws_max_size=WS_MAX_FRAME_BYTES,
     )

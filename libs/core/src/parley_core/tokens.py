@@ -71,6 +71,7 @@ class Verifier:
         self._leeway = leeway
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
+        self._last_fetch_failed = False
         self._lock = asyncio.Lock()
         self._verified: dict[str, AccessClaims] = {}
         self._max_cached = max_cached
@@ -127,13 +128,18 @@ class Verifier:
                 self._fetched_at = time.monotonic()
                 try:
                     self._keys = _parse_jwks(await self._source())
+                    self._last_fetch_failed = False
                 except JwksUnavailable as exc:
                     # Keep what we know: an auth outage must not turn every token that
                     # verified a moment ago into a 401.
+                    self._last_fetch_failed = True
                     logger.warning("JWKS refetch failed; keeping the known keys", exc_info=exc)
         try:
             return self._keys[kid]
         except KeyError:
+            if self._last_fetch_failed:
+                # Unknown because auth did not answer, not because the key is bad: 503.
+                raise JwksUnavailable("auth did not answer for an unknown key") from None
             raise InvalidToken("unknown signing key") from None
 
 

@@ -11,22 +11,26 @@ from litestar import Litestar, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 
 from parley_auth.api import routes
 from parley_auth.domain.passwords import PasswordHasher
 from parley_auth.domain.service import AuthService, LoginPolicy
 from parley_auth.domain.signing import SigningKey
 from parley_auth.settings import AuthSettings
-from parley_core import db, health, ratelimit, tokens, web
+from parley_core import db, health, metrics, ratelimit, telemetry, tokens, web
 
 MAX_BODY_BYTES = 64 * 1024
 """Auth bodies are a few hundred bytes; anything near this is abuse (413)."""
 
 
-def create_app(settings: AuthSettings) -> Litestar:
+SERVICE = "parley-auth"
+
+
+def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = None) -> Litestar:
     """Build the auth app. The signing key is generated only when none is configured (the
-    embedded default); a configured key file must exist."""
+    embedded default); a configured key file must exist. `tracing` (from
+    `telemetry.from_env`, None when off) traces requests, the database and Redis."""
     signing_key = SigningKey.load_or_create(
         settings.resolved_signing_key_file(), create=settings.signing_key_file is None
     )
@@ -34,6 +38,11 @@ def create_app(settings: AuthSettings) -> Litestar:
         settings.resolved_database_url(), pool_size=settings.database_pool_size
     )
     redis = ratelimit.redis_client(settings.redis_url) if settings.redis_url else None
+    if tracing is not None:
+        tracing.instrument_engine(engine)
+        if redis is not None:
+            tracing.instrument_redis(redis)
+    unwatch_pool = metrics.watch_pool("auth", engine)
     failures: ratelimit.WindowCounter = (
         ratelimit.RedisCounter(redis, prefix="parley:auth:")
         if redis is not None
@@ -77,6 +86,7 @@ def create_app(settings: AuthSettings) -> Litestar:
         try:
             yield
         finally:
+            unwatch_pool()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
@@ -92,21 +102,15 @@ def create_app(settings: AuthSettings) -> Litestar:
             internal,
             jwks_document,
             PrometheusController,
-            *health.handlers(probes),
+            *health.handlers(probes, service="auth"),
         ],
         dependencies={
             "auth": Provide(lambda: auth, sync_to_thread=False),
             "claims": Provide(web.identity_provider(verifier)),
         },
         exception_handlers=web.exception_handlers(),
-        middleware=[
-            PrometheusConfig(
-                app_name="parley-auth",
-                prefix="parley_http",
-                group_path=True,
-                exclude=["/healthz", "/readyz", "/metrics"],
-            ).middleware
-        ],
+        middleware=[telemetry.http_metrics(SERVICE), telemetry.RequestLog(SERVICE)],
+        plugins=[tracing.plugin()] if tracing is not None else [],
         cors_config=web.cors_config(settings.cors_origins),
         openapi_config=OpenAPIConfig(title="Parley auth", version="1"),
         request_max_body_size=MAX_BODY_BYTES,

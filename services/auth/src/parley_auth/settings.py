@@ -13,7 +13,7 @@ class AuthSettings(CoreSettings):
     signing_key_file: Path | None = None
     """PEM Ed25519 private key for access tokens; unset: `data_dir/signing-key.pem`, made once."""
 
-    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    access_token_ttl_seconds: int = Field(default=900, ge=10, le=86_400)
     """Lifetime of an access token (15 minutes by default)."""
 
     refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=60)

@@ -1,4 +1,4 @@
-"""`make run`: migrations, the `default` tenant, then every service on one port.
+"""`make run`: migrations, the `default` tenant, then auth and chat on one port.
 
 This is the only package allowed to import several services: it is the embedded
 default's composition root, as each service's `create_app` is its own.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import secrets
 import sys
 
+import httpx
 import typer
-from litestar import Litestar
 from pydantic import SecretStr
 
 from parley_auth import app as auth_app
@@ -18,14 +18,22 @@ from parley_auth.domain import errors as auth_errors
 from parley_auth.domain.service import AuthService, TenantSpec
 from parley_auth.settings import AuthSettings
 from parley_auth.storage import migrate as auth_migrations
+from parley_chat import app as chat_app
+from parley_chat.settings import ChatSettings
+from parley_chat.storage import migrate as chat_migrations
 from parley_core import logging as parley_logging
-from parley_core import secretfiles, serving
+from parley_core import secretfiles, serving, telemetry
+from parley_embedded import dispatch
 
 DEFAULT_TENANT = "default"
 
 
-class EmbeddedSettings(AuthSettings):
+class EmbeddedSettings(AuthSettings, ChatSettings):
     """The embedded process's settings: every service's, read once."""
+
+    def chat_settings(self) -> ChatSettings:
+        # The same values seen as chat's, so chat resolves its own SQLite file.
+        return ChatSettings.model_validate(self.model_dump())
 
 
 def admin_token(settings: EmbeddedSettings) -> str:
@@ -36,10 +44,21 @@ def admin_token(settings: EmbeddedSettings) -> str:
     return secretfiles.read_or_create(path, lambda: secrets.token_urlsafe(32).encode()).decode()
 
 
-def create_app(settings: EmbeddedSettings) -> Litestar:
+def create_app(
+    settings: EmbeddedSettings, *, tracing: telemetry.Tracing | None = None
+) -> dispatch.Dispatcher:
+    chat_settings = settings.chat_settings()
     auth_migrations.upgrade(settings.resolved_database_url())
-    app = auth_app.create_app(settings)
+    chat_migrations.upgrade(chat_settings.resolved_database_url())
+    app = auth_app.create_app(settings, tracing=tracing)
     auth: AuthService = app.state.auth
+    # Chat reaches auth's JWKS and /internal routes in-process, through the same HTTP
+    # contract it uses across the network in Kubernetes.
+    chat = chat_app.create_app(
+        chat_settings,
+        auth_transport=httpx.ASGITransport(app=dispatch.asgi(app)),
+        tracing=tracing,
+    )
 
     async def ensure_default_tenant() -> None:
         try:
@@ -50,7 +69,7 @@ def create_app(settings: EmbeddedSettings) -> Litestar:
             )
 
     app.on_startup.append(ensure_default_tenant)
-    return app
+    return dispatch.Dispatcher(auth=app, chat=chat)
 
 
 cli = typer.Typer(add_completion=False)
@@ -62,7 +81,7 @@ def serve() -> None:
     settings = EmbeddedSettings()
     settings.admin_token = SecretStr(admin_token(settings))
     parley_logging.configure(settings.log_level)
-    app = create_app(settings)
+    app = create_app(settings, tracing=telemetry.from_env("parley"))
     url = f"http://{settings.host}:{settings.port}"
     # Plain text on stderr for the person at the terminal; the JSON logs stay on stdout.
     print(

@@ -11,10 +11,11 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from parley_auth.api import schemas
 from parley_auth.domain.service import AuthService
+from parley_core import names
 from parley_core.tokens import AccessClaims
 
-SlugPath = Annotated[str, PathParameter(pattern=schemas.SLUG_PATTERN)]
-UsernamePath = Annotated[str, PathParameter(pattern=schemas.USERNAME_PATTERN)]
+SlugPath = Annotated[str, PathParameter(pattern=names.SLUG_PATTERN)]
+UsernamePath = Annotated[str, PathParameter(pattern=names.USERNAME_PATTERN)]
 
 
 class AuthController(Controller):
@@ -107,6 +108,17 @@ class InternalController(Controller):
     @delete("/{slug:str}", status_code=HTTP_204_NO_CONTENT)
     async def delete_tenant(self, slug: SlugPath, auth: NamedDependency[AuthService]) -> None:
         await auth.delete_tenant(slug)
+
+    @get("/{slug:str}/users")
+    async def find_users(
+        self,
+        slug: SlugPath,
+        auth: NamedDependency[AuthService],
+        username: Annotated[list[str], QueryParameter(min_items=1, max_items=256)],
+    ) -> schemas.UsersOut:
+        """The users among the `username` values that exist in the tenant (for chat)."""
+        users = await auth.find_users(tenant_slug=slug, usernames=username)
+        return schemas.UsersOut([schemas.UserOut.of(user) for user in users])
 
     @put("/{slug:str}/users/{username:str}")
     async def put_user(

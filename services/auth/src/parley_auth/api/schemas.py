@@ -14,13 +14,10 @@ from typing import Annotated
 import msgspec
 
 from parley_auth.domain import service
+from parley_core import names
 
-# shared/API.md "Names". Python's `$` also matches before a final newline, so `(?!\n)` keeps
-# "alice\n" out; the lookahead is valid ECMA 262 too, so the OpenAPI schema still reads right.
-SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$(?!\n)"
-USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,31}$(?!\n)"
-Slug = Annotated[str, msgspec.Meta(pattern=SLUG_PATTERN)]
-Username = Annotated[str, msgspec.Meta(pattern=USERNAME_PATTERN)]
+Slug = names.Slug
+Username = names.Username
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
 DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 # Login takes what a person typed: no pattern, so a typo is a 401, not a 422.

@@ -10,6 +10,7 @@ import hashlib
 import logging
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,13 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from parley_auth import metrics
 from parley_auth.domain import errors
 from parley_auth.domain.passwords import PasswordHasher
 from parley_auth.domain.signing import SigningKey
 from parley_auth.storage import queries
 from parley_auth.storage.models import RefreshFamily, RefreshToken, Tenant, User
+from parley_core import logging as parley_logging
 from parley_core import ratelimit
 from parley_core.db import utcnow
+from parley_core.metrics import RATE_LIMITED
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +107,7 @@ class AuthService:
     async def register(
         self, *, tenant_slug: str, username: str, password: str, display_name: str | None
     ) -> UserView:
+        parley_logging.bind(tenant=tenant_slug)
         async with self._sessions() as session:
             tenant = await queries.tenant_by_slug(session, tenant_slug)
             _check_registration_open(tenant)
@@ -120,6 +125,8 @@ class AuthService:
                 session.add(user)
         except IntegrityError:
             raise errors.UsernameTaken() from None
+        metrics.REGISTRATIONS.inc()
+        parley_logging.bind(user_id=user.id)
         logger.info("user registered", extra={"tenant": tenant_slug, "user.id": str(user.id)})
         return UserView.of(user, tenant_slug)
 
@@ -147,6 +154,7 @@ class AuthService:
     async def login(
         self, *, tenant_slug: str, username: str, password: str, client_address: str
     ) -> TokenPair:
+        parley_logging.bind(tenant=tenant_slug)
         account_key = f"login:account:{tenant_slug}:{username}"
         address_key = f"login:address:{client_address}"
         await self._refuse_when_limited(account_key, address_key)
@@ -161,10 +169,12 @@ class AuthService:
         if tenant is None or user is None or not verified:
             await self._failures.hit(account_key, window_seconds=self._policy.window_seconds)
             await self._failures.hit(address_key, window_seconds=self._policy.window_seconds)
+            metrics.LOGINS.labels(outcome="bad_credentials").inc()
             logger.info("login failed", extra={"tenant": tenant_slug})
             raise errors.BadCredentials()
         # Only after the password: a guesser must not learn that a tenant is suspended.
         if tenant.suspended:
+            metrics.LOGINS.labels(outcome="suspended").inc()
             raise errors.TenantSuspended()
 
         async with self._sessions() as session, session.begin():
@@ -174,6 +184,8 @@ class AuthService:
             family = RefreshFamily(tenant_id=tenant.id, user_id=user.id, created_at=utcnow())
             await queries.add_family(session, family, tenant_id=tenant.id)
             pair = await self._issue(session, tenant, user.id, user.username, family.id)
+        metrics.LOGINS.labels(outcome="success").inc()
+        parley_logging.bind(user_id=user.id)
         logger.info("login succeeded", extra={"tenant": tenant_slug, "user.id": str(user.id)})
         return pair
 
@@ -188,6 +200,7 @@ class AuthService:
                 known = await queries.refresh_token(session, token_hash, tenant_id=tenant_id)
                 if known is not None and known.used_at is not None:
                     # shared/API.md: reuse is theft; the whole login dies.
+                    metrics.REFRESH_TOKEN_REUSE.inc()
                     await queries.revoke_family(
                         session, known.family_id, tenant_id=tenant_id, now=now
                     )
@@ -225,15 +238,18 @@ class AuthService:
         account = await self._failures.peek(account_key)
         address = await self._failures.peek(address_key)
         blocked = [
-            window.resets_in
-            for window, limit in (
-                (account, self._policy.failures_per_account),
-                (address, self._policy.failures_per_address),
+            (name, window.resets_in)
+            for name, window, limit in (
+                ("login_account", account, self._policy.failures_per_account),
+                ("login_address", address, self._policy.failures_per_address),
             )
             if window.count >= limit
         ]
         if blocked:
-            raise errors.TooManyLoginFailures(retry_after=max(blocked))
+            metrics.LOGINS.labels(outcome="rate_limited").inc()
+            # One count per refused request: the account's limit when both are reached.
+            RATE_LIMITED.labels(limit=blocked[0][0]).inc()
+            raise errors.TooManyLoginFailures(retry_after=max(wait for _, wait in blocked))
 
     async def _issue(
         self,
@@ -301,6 +317,15 @@ class AuthService:
             if tenant is None:
                 raise errors.UnknownTenant()
             return TenantState(tenant, await queries.count_users(session, tenant_id=tenant.id))
+
+    async def find_users(self, *, tenant_slug: str, usernames: Sequence[str]) -> list[UserView]:
+        """The users among `usernames` in the tenant: how chat resolves members."""
+        async with self._sessions() as session:
+            tenant = await queries.tenant_by_slug(session, tenant_slug)
+            if tenant is None:
+                raise errors.UnknownTenant()
+            users = await queries.users_by_usernames(session, usernames, tenant_id=tenant.id)
+        return [UserView.of(user, tenant_slug) for user in users]
 
     async def delete_tenant(self, slug: str) -> None:
         async with self._sessions() as session, session.begin():

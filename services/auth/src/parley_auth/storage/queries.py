@@ -73,6 +73,13 @@ async def users_by_prefix(
     return (await session.exec(statement)).all()
 
 
+async def users_by_usernames(
+    session: AsyncSession, usernames: Sequence[str], *, tenant_id: uuid.UUID
+) -> Sequence[User]:
+    statement = select(User).where(User.tenant_id == tenant_id, col(User.username).in_(usernames))
+    return (await session.exec(statement.order_by(col(User.username)))).all()
+
+
 async def set_password_hash(
     session: AsyncSession, user_id: uuid.UUID, password_hash: str, *, tenant_id: uuid.UUID
 ) -> None:

@@ -1,0 +1,3 @@
+from parley_chat.cli import main
+
+main()

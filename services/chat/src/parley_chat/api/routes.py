@@ -1,0 +1,168 @@
+"""Route handlers for every chat path of shared/API.md, and chat's side of the Internal API."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from parley_chat.api import schemas
+from parley_chat.domain.service import Caller, ChatService
+from parley_core import names
+from parley_core.errors import InvalidField
+
+SlugPath = Annotated[str, PathParameter(pattern=names.SLUG_PATTERN)]
+UsernamePath = Annotated[str, PathParameter(pattern=names.USERNAME_PATTERN)]
+# Litestar converts parameters leniently ("5.0" and "null" would pass as numbers), so the
+# cursors and the limit are taken as digit strings and converted here, strictly.
+Digits = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{1,10}$")]
+ChatIdPath = Annotated[uuid.UUID, PathParameter()]
+SeqPath = Annotated[int, PathParameter(ge=1, le=schemas.MAX_SEQ)]
+
+
+def _in_range(name: str, value: str | None, low: int, high: int) -> int | None:
+    if value is None:
+        return None
+    number = int(value)
+    if not low <= number <= high:
+        raise InvalidField(name, f"must be from {low} to {high}", source="query")
+    return number
+
+
+def _created(created: bool) -> int:
+    # shared/API.md: a repeat (same direct pair, same client_msg_id) is 200, not 201.
+    return HTTP_201_CREATED if created else HTTP_200_OK
+
+
+class ChatsController(Controller):
+    path = "/v1/chats"
+    tags = ("chats",)
+
+    @post("/")
+    async def create_chat(
+        self,
+        data: JSONBody[schemas.CreateChatBody],
+        caller: NamedDependency[Caller],
+        chats: NamedDependency[ChatService],
+    ) -> Response[schemas.ChatOut]:
+        view, created = await chats.create_chat(
+            caller, kind=data.kind, title=data.title, usernames=data.members
+        )
+        return Response(schemas.ChatOut.of(view), status_code=_created(created))
+
+    @get("/")
+    async def list_chats(
+        self, caller: NamedDependency[Caller], chats: NamedDependency[ChatService]
+    ) -> schemas.ChatsOut:
+        return schemas.ChatsOut(
+            [schemas.ChatOut.of(view) for view in await chats.list_chats(caller)]
+        )
+
+    @get("/{chat_id:uuid}")
+    async def get_chat(
+        self,
+        chat_id: ChatIdPath,
+        caller: NamedDependency[Caller],
+        chats: NamedDependency[ChatService],
+    ) -> schemas.ChatOut:
+        return schemas.ChatOut.of(await chats.get_chat(caller, chat_id))
+
+    @post("/{chat_id:uuid}/members", status_code=HTTP_201_CREATED)
+    async def add_member(
+        self,
+        chat_id: ChatIdPath,
+        data: JSONBody[schemas.AddMemberBody],
+        caller: NamedDependency[Caller],
+        chats: NamedDependency[ChatService],
+    ) -> schemas.MemberOut:
+        return schemas.MemberOut.of(await chats.add_member(caller, chat_id, data.username))
+
+    @delete("/{chat_id:uuid}/members/{username:str}", status_code=HTTP_204_NO_CONTENT)
+    async def remove_member(
+        self,
+        chat_id: ChatIdPath,
+        username: UsernamePath,
+        caller: NamedDependency[Caller],
+        chats: NamedDependency[ChatService],
+    ) -> None:
+        await chats.remove_member(caller, chat_id, username.lower())
+
+    @post("/{chat_id:uuid}/messages")
+    async def send(
+        self,
+        chat_id: ChatIdPath,
+        data: JSONBody[schemas.SendBody],
+        caller: NamedDependency[Caller],
+        chats: NamedDependency[ChatService],
+    ) -> Response[schemas.MessageOut]:
+        message, created = await chats.send(
+            caller, chat_id, body=data.body, client_msg_id=data.client_msg_id
+        )
+        return Response(schemas.MessageOut.of(message), status_code=_created(created))
+
+    @get("/{chat_id:uuid}/messages")
+    async def history(
+        self,
+        chat_id: ChatIdPath,
+        caller: NamedDependency[Caller],
+        chats: NamedDependency[ChatService],
+        after_seq: Digits = None,
+        before_seq: Digits = None,
+        limit: Digits = None,
+    ) -> schemas.MessagesOut:
+        page = await chats.history(
+            caller,
+            chat_id,
+            after_seq=_in_range("after_seq", after_seq, 0, schemas.MAX_SEQ),
+            before_seq=_in_range("before_seq", before_seq, 1, schemas.MAX_SEQ),
+            limit=_in_range("limit", limit, 1, 200) or 50,
+        )
+        return schemas.MessagesOut(
+            [schemas.MessageOut.of(message) for message in page.messages], page.has_more
+        )
+
+    @patch("/{chat_id:uuid}/messages/{seq:int}")
+    async def edit(
+        self,
+        chat_id: ChatIdPath,
+        seq: SeqPath,
+        data: JSONBody[schemas.EditBody],
+        caller: NamedDependency[Caller],
+        chats: NamedDependency[ChatService],
+    ) -> schemas.MessageOut:
+        return schemas.MessageOut.of(await chats.edit(caller, chat_id, seq, body=data.body))
+
+    @delete("/{chat_id:uuid}/messages/{seq:int}", status_code=HTTP_204_NO_CONTENT)
+    async def delete_message(
+        self,
+        chat_id: ChatIdPath,
+        seq: SeqPath,
+        caller: NamedDependency[Caller],
+        chats: NamedDependency[ChatService],
+    ) -> None:
+        await chats.delete_message(caller, chat_id, seq)
+
+    @post("/{chat_id:uuid}/read", status_code=HTTP_204_NO_CONTENT)
+    async def mark_read(
+        self,
+        chat_id: ChatIdPath,
+        data: JSONBody[schemas.ReadBody],
+        caller: NamedDependency[Caller],
+        chats: NamedDependency[ChatService],
+    ) -> None:
+        await chats.mark_read(caller, chat_id, data.seq)
+
+
+class InternalController(Controller):
+    """shared/API.md "Internal API": chat's side of a tenant purge."""
+
+    path = "/internal/v1/tenants"
+    tags = ("internal",)
+
+    @delete("/{slug:str}", status_code=HTTP_204_NO_CONTENT)
+    async def purge_tenant(self, slug: SlugPath, chats: NamedDependency[ChatService]) -> None:
+        await chats.purge_tenant(slug)

@@ -1,0 +1,38 @@
+"""What chat needs to know from auth, as the domain sees it.
+
+The domain asks through this protocol; `parley_chat.peers.auth` answers it over HTTP with
+a cache, and raises `parley_core.errors.DependencyUnavailable("auth")` when auth is down
+and nothing cached can stand in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    id: uuid.UUID
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class TenantPolicy:
+    """The parts of a tenant's settings that the chat rules apply."""
+
+    messages_per_minute: int
+    max_message_chars: int
+    suspended: bool
+
+
+class Directory(Protocol):
+    async def users(self, tenant: str, usernames: Collection[str]) -> dict[str, UserRef]:
+        """The users among `usernames` that exist in the tenant, by username."""
+        ...
+
+    async def policy(self, tenant: str) -> TenantPolicy | None:
+        """The tenant's policy, or None when the tenant no longer exists."""
+        ...

@@ -1,0 +1,51 @@
+"""What the chat rules refuse, each with the status shared/API.md gives it."""
+
+from __future__ import annotations
+
+from parley_core import errors
+
+
+class ChatNotFound(errors.NotFound):
+    # shared/API.md: a non-member gets 404 whether or not the chat exists.
+    detail = "chat not found"
+
+
+class MessageNotFound(errors.NotFound):
+    detail = "message not found"
+
+
+class UnknownUsers(errors.NotFound):
+    def __init__(self, usernames: list[str]):
+        super().__init__(f"unknown username: {', '.join(sorted(usernames))}")
+
+
+class NotOwner(errors.Forbidden):
+    detail = "only the chat's owner may do that"
+
+
+class NotSender(errors.Forbidden):
+    detail = "only the sender may change a message"
+
+
+class DirectChatIsClosed(errors.Forbidden):
+    detail = "a direct chat always has exactly its two members"
+
+
+class AlreadyMember(errors.Conflict):
+    detail = "already a member"
+
+
+class TenantSuspended(errors.Forbidden):
+    detail = "tenant suspended"
+
+
+class TenantGone(errors.Unauthorized):
+    detail = "tenant no longer exists"
+
+
+class SendingTooFast(errors.TooManyRequests):
+    detail = "message rate limit reached; try again later"
+
+
+class MemberNotFound(errors.NotFound):
+    detail = "member not found"

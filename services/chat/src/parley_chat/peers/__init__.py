@@ -1,0 +1,1 @@
+"""Adapters to the other services chat depends on."""

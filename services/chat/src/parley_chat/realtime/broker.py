@@ -1,0 +1,178 @@
+"""The channels plugin that carries events between replicas, and the publisher that feeds it.
+
+Litestar's channels plugin with its Redis pub/sub backend (several replicas) or its
+in-memory backend (the embedded default). Two things are added here, each with its reason:
+
+- Litestar's subscription worker ends for good on the first broker error, which would
+  silently stop live delivery on that replica for the rest of its life. `ResilientChannels`
+  restarts it with backoff, and once the broker answers again it tells every connection
+  to resync from the database, since whatever was published meanwhile is lost.
+- Publishing awaits the broker with a short timeout and never fails the request: the
+  message is already committed, and the stream's gap fill and `resume` read it back from
+  the log.
+
+When tracing is on, each publish is a producer span whose W3C context travels in the
+envelope's header, so the span that writes the frame on any replica links back to the
+request that produced it (docs/observability.md, "Traces").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+import redis.exceptions
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from opentelemetry import trace
+
+from parley_chat import metrics
+from parley_chat.domain import events
+from parley_chat.realtime import wire
+from parley_core import telemetry
+
+logger = logging.getLogger(__name__)
+
+_RETRY_MIN_SECONDS = 0.1
+_RETRY_MAX_SECONDS = 5.0
+
+
+class ResilientChannels(ChannelsPlugin):
+    def __init__(self, *, redis: aioredis.Redis | None) -> None:
+        backend = (
+            RedisChannelsPubSubBackend(redis=redis, key_prefix="PARLEY_CHANNELS")
+            if redis is not None
+            else MemoryChannelsBackend()
+        )
+        super().__init__(backend=backend, arbitrary_channels_allowed=True)
+        self._redis = redis
+        self.on_recovered: list[Callable[[], None]] = []
+        self.healthy = True
+        metrics.BROKER_SUBSCRIPTION_UP.set(1)
+
+    @property
+    def backend_name(self) -> str:
+        return "redis" if self._redis is not None else "memory"
+
+    async def _sub_worker(self) -> None:
+        delay = _RETRY_MIN_SECONDS
+        while True:
+            try:
+                async for channel, payload in self._backend.stream_events():
+                    for subscriber in self._channels.get(channel, []):
+                        subscriber.put_nowait(payload)
+                return
+            except (redis.exceptions.RedisError, OSError) as exc:
+                if self.healthy:
+                    logger.warning(
+                        "broker subscription lost", extra={"error.type": type(exc).__name__}
+                    )
+                self.healthy = False
+                metrics.BROKER_SUBSCRIPTION_UP.set(0)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX_SECONDS)
+            if await self._broker_answers():
+                logger.info("broker subscription restored; connections resync")
+                self.healthy = True
+                metrics.BROKER_SUBSCRIPTION_UP.set(1)
+                delay = _RETRY_MIN_SECONDS
+                for callback in self.on_recovered:
+                    callback()
+
+    async def _broker_answers(self) -> bool:
+        if self._redis is None:
+            return True
+        try:
+            await self._redis.ping()
+        except (redis.exceptions.RedisError, OSError):
+            return False
+        return True
+
+
+class ChannelsPublisher:
+    """The domain's `Publisher`: events to the broker, as envelopes."""
+
+    def __init__(
+        self,
+        channels: ChannelsPlugin,
+        *,
+        timeout_seconds: float = 1.0,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
+        self._channels = channels
+        self._timeout = timeout_seconds
+        self._tracer = tracer
+        self._system = (
+            channels.backend_name if isinstance(channels, ResilientChannels) else "channels"
+        )
+        self.failures = 0
+
+    async def publish(self, event: events.ChatEvent) -> None:
+        if self._tracer is None:
+            await self._publish(event)
+            return
+        with self._tracer.start_as_current_span(
+            f"publish {event.kind}",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": self._system,
+                "messaging.operation.type": "send",
+                "messaging.destination.name": "parley:chat",
+                "parley.chat.id": str(_chat_id(event)),
+            },
+        ) as span:
+            if not await self._publish(event, traceparent=telemetry.traceparent()):
+                span.set_status(trace.StatusCode.ERROR, "broker unavailable")
+
+    async def _publish(self, event: events.ChatEvent, traceparent: str | None = None) -> bool:
+        if isinstance(event, events.MessageEvent):
+            message = event.message
+            header = wire.Header(
+                event.kind,
+                message.chat_id,
+                seq=message.seq,
+                at=time.time(),
+                traceparent=traceparent,
+            )
+            frame = wire.message_frame(event.kind, message)
+            targets = [wire.chat_channel(message.chat_id)]
+        else:
+            member = event.member
+            header = wire.Header(
+                event.kind,
+                event.chat_id,
+                user_id=member.user_id,
+                last_seq=event.last_seq,
+                traceparent=traceparent,
+            )
+            frame = wire.member_frame(event.kind, event.chat_id, member)
+            # The member's own channel reaches their connections that are not yet (or no
+            # longer) subscribed to the chat's.
+            targets = [wire.chat_channel(event.chat_id), wire.user_channel(member.user_id)]
+        return await self.send(wire.envelope(header, frame), targets)
+
+    async def send(self, payload: bytes, targets: list[str]) -> bool:
+        try:
+            await asyncio.wait_for(self._channels.wait_published(payload, targets), self._timeout)
+        except (TimeoutError, redis.exceptions.RedisError, OSError) as exc:
+            self.failures += 1
+            _PUBLISH_FAILED.inc()
+            logger.warning(
+                "publishing to the broker failed; resume will recover it",
+                extra={"error.type": type(exc).__name__},
+            )
+            return False
+        _PUBLISHED.inc()
+        return True
+
+
+_PUBLISHED = metrics.BROKER_PUBLISHES.labels(outcome="ok")
+_PUBLISH_FAILED = metrics.BROKER_PUBLISHES.labels(outcome="failed")
+
+
+def _chat_id(event: events.ChatEvent) -> object:
+    return event.message.chat_id if isinstance(event, events.MessageEvent) else event.chat_id

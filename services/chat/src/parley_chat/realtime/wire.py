@@ -1,0 +1,132 @@
+"""What travels on the broker and on the socket (shared/API.md "Real-time stream").
+
+A broker payload is an envelope: one line of routing header (JSON), a newline, then the
+frame exactly as clients receive it. Every connection on every replica forwards the same
+frame bytes without decoding or re-encoding them; only the small header is parsed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import msgspec
+
+from parley_chat.api import schemas
+from parley_chat.storage.models import Member, Message
+
+
+def chat_channel(chat_id: uuid.UUID) -> str:
+    return f"parley:chat:{chat_id}"
+
+
+def user_channel(user_id: uuid.UUID) -> str:
+    return f"parley:user:{user_id}"
+
+
+class Header(msgspec.Struct, omit_defaults=True):
+    kind: str
+    chat_id: uuid.UUID
+    seq: int = 0
+    """For message events, the message's `seq`."""
+    user_id: uuid.UUID | None = None
+    """For member and typing events, whose they are."""
+    last_seq: int = 0
+    """For member events, the chat's last `seq` when the membership changed."""
+    at: float = 0.0
+    """Wall-clock time of publication, for the delivery-delay metric."""
+    traceparent: str | None = None
+    """W3C trace context of the publishing span, when tracing is on: the span that writes
+    the frame links to it, and so to the request that produced the event."""
+
+
+_encode = msgspec.json.Encoder().encode
+_decode_header = msgspec.json.Decoder(Header).decode
+
+
+def envelope(header: Header, frame: bytes) -> bytes:
+    # JSON escapes newlines inside strings, so the first b"\n" ends the header.
+    return _encode(header) + b"\n" + frame
+
+
+def open_envelope(payload: bytes) -> tuple[Header, bytes]:
+    head, _, frame = payload.partition(b"\n")
+    return _decode_header(head), frame
+
+
+class _MessageFrame(msgspec.Struct):
+    type: str
+    chat_id: uuid.UUID
+    message: schemas.MessageOut
+
+
+class _MemberFrame(msgspec.Struct):
+    type: str
+    chat_id: uuid.UUID
+    member: schemas.MemberOut
+
+
+class _TypingFrame(msgspec.Struct):
+    chat_id: uuid.UUID
+    user_id: uuid.UUID
+    username: str
+    type: str = "typing"
+
+
+def message_frame(kind: str, message: Message) -> bytes:
+    return _encode(_MessageFrame(kind, message.chat_id, schemas.MessageOut.of(message)))
+
+
+def member_frame(kind: str, chat_id: uuid.UUID, member: Member) -> bytes:
+    return _encode(_MemberFrame(kind, chat_id, schemas.MemberOut.of(member)))
+
+
+def typing_frame(chat_id: uuid.UUID, user_id: uuid.UUID, username: str) -> bytes:
+    return _encode(_TypingFrame(chat_id, user_id, username))
+
+
+READY = "ready"
+PONG = _encode({"type": "pong"})
+
+
+def ready_frame(user_id: uuid.UUID) -> bytes:
+    return _encode({"type": READY, "user_id": user_id})
+
+
+def error_frame(detail: str) -> bytes:
+    return _encode({"type": "error", "detail": detail})
+
+
+# -- client to server ---------------------------------------------------------------------
+
+Seq = Annotated[int, msgspec.Meta(ge=0, le=schemas.MAX_SEQ)]
+
+
+class Resume(msgspec.Struct, tag="resume", tag_field="type"):
+    cursors: Annotated[dict[uuid.UUID, Seq], msgspec.Meta(max_length=10_000)]
+
+
+class Typing(msgspec.Struct, tag="typing", tag_field="type"):
+    chat_id: uuid.UUID
+
+
+class Ping(msgspec.Struct, tag="ping", tag_field="type"):
+    pass
+
+
+ClientFrame = Resume | Typing | Ping
+_decode_client = msgspec.json.Decoder(ClientFrame).decode
+
+
+class BadFrame(Exception):
+    """A client frame the server cannot take; the connection lives on."""
+
+
+def read_client_frame(text: str) -> Resume | Typing | Ping:
+    try:
+        frame: Resume | Typing | Ping = _decode_client(text)
+        return frame
+    except msgspec.ValidationError as exc:
+        raise BadFrame(f"invalid frame: {exc}") from None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        raise BadFrame("frames must be JSON objects with a known `type`") from None

@@ -1,0 +1,42 @@
+"""The chat process's one settings class (shared/API.md "Running it")."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from parley_core.settings import CoreSettings
+
+
+class ChatSettings(CoreSettings):
+    auth_url: str = "http://127.0.0.1:8001"
+    """Base URL of the auth service: its JWKS and its `/internal` routes."""
+
+    auth_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    """Budget of one call to auth, retries included; past it, 503 naming auth."""
+
+    auth_retries: int = Field(default=2, ge=0, le=5)
+    """Extra attempts of an idempotent call to auth after a connection error or a 5xx."""
+
+    auth_cache_seconds: float = Field(default=30.0, ge=0)
+    """How long a tenant's limits and a username's user id are trusted without asking auth."""
+
+    auth_stale_seconds: float = Field(default=86_400.0, ge=0)
+    """How long a cached answer still serves while auth is down (sends keep working)."""
+
+    auth_breaker_failures: int = Field(default=5, ge=1)
+    """Consecutive failed calls to auth that open the circuit."""
+
+    auth_breaker_reset_seconds: float = Field(default=10.0, gt=0)
+    """How long the open circuit fails fast before one call probes auth again."""
+
+    stream_queue_size: int = Field(default=1024, ge=16)
+    """Frames one stream client may fall behind by before it is closed with 4429."""
+
+    stream_idle_seconds: float = Field(default=120.0, gt=0)
+    """Silence from a stream client before it is closed with 4408 (clients ping)."""
+
+    stream_typing_interval_seconds: float = Field(default=2.0, ge=0)
+    """At most one typing frame per chat per connection in this long."""
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or self.sqlite_url("chat")

@@ -1,0 +1,72 @@
+"""Tables owned by the chat service. It never reads auth's tables: a tenant is its slug
+from the access token, and users are known by the ids and usernames auth vouched for.
+
+`messages` is the append-only per-chat log; `chats.last_seq` is both its sequence
+counter and, with `chat_members.last_read_seq`, the read model of unread counts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from parley_core.db import UTCDateTime
+
+CHAT_TABLES = frozenset({"chats", "chat_members", "messages"})
+
+
+class Chat(SQLModel, table=True):
+    __tablename__ = "chats"
+    __table_args__ = (
+        # One direct chat per pair of users in a tenant (shared/API.md: a repeat gets it).
+        sa.UniqueConstraint("tenant", "direct_key", name="uq_chats_tenant_direct_key"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant: str = Field(sa_column=sa.Column(sa.String(32), nullable=False, index=True))
+    kind: str = Field(max_length=8)
+    title: str | None = Field(default=None, max_length=128)
+    direct_key: str | None = Field(default=None, max_length=80)
+    created_by: uuid.UUID
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_seq: int = 0
+    """The per-chat sequence counter; its row lock serialises appends to one chat."""
+    last_activity_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Member(SQLModel, table=True):
+    __tablename__ = "chat_members"
+    __table_args__ = (sa.Index("ix_chat_members_tenant_user", "tenant", "user_id"),)
+
+    chat_id: uuid.UUID = Field(foreign_key="chats.id", ondelete="CASCADE", primary_key=True)
+    user_id: uuid.UUID = Field(primary_key=True)
+    tenant: str = Field(max_length=32)
+    username: str = Field(max_length=32)
+    role: str = Field(max_length=8)
+    joined_at: datetime = Field(sa_type=UTCDateTime)
+    last_read_seq: int = 0
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        # shared/API.md: the same client_msg_id from the same sender is the same message.
+        sa.UniqueConstraint(
+            "chat_id", "sender_id", "client_msg_id", name="uq_messages_idempotency"
+        ),
+    )
+
+    chat_id: uuid.UUID = Field(foreign_key="chats.id", ondelete="CASCADE", primary_key=True)
+    seq: int = Field(primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    tenant: str = Field(max_length=32)
+    sender_id: uuid.UUID
+    sender_username: str = Field(max_length=32)
+    body: str = Field(sa_type=sa.Text)
+    client_msg_id: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deleted: bool = False

@@ -1,0 +1,223 @@
+"""Queries over the chat tables. Every function takes `*, tenant` (the tenant slug; shared/
+STYLE.md rule 3) and runs inside the caller's transaction without committing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from parley_chat.storage.models import Chat, Member, Message
+
+
+async def lock_chat(session: AsyncSession, chat_id: uuid.UUID, *, tenant: str) -> Chat | None:
+    """The chat row, locked until commit: membership changes of one chat run one at a time."""
+    if (await session.connection()).dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE and pysqlite begins only before the first write; a
+        # no-op write takes the database's write lock for the rest of the transaction.
+        await session.exec(
+            sa.update(Chat)
+            .where(col(Chat.id) == chat_id, col(Chat.tenant) == tenant)
+            .values(last_seq=Chat.last_seq)
+        )
+    statement = select(Chat).where(Chat.id == chat_id, Chat.tenant == tenant).with_for_update()
+    return (await session.exec(statement)).first()
+
+
+async def chat_as_member(
+    session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID, *, tenant: str
+) -> tuple[Chat, Member] | None:
+    """The chat and the caller's membership, or None when either is missing."""
+    statement = (
+        select(Chat, Member)
+        .join(Member, col(Member.chat_id) == col(Chat.id))
+        .where(Chat.id == chat_id, Chat.tenant == tenant, Member.user_id == user_id)
+    )
+    row = (await session.exec(statement)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def chats_of(
+    session: AsyncSession, user_id: uuid.UUID, *, tenant: str
+) -> Sequence[tuple[Chat, Member]]:
+    """The user's chats with their membership, most recent activity first."""
+    statement = (
+        select(Chat, Member)
+        .join(Member, col(Member.chat_id) == col(Chat.id))
+        .where(Member.tenant == tenant, Member.user_id == user_id, Chat.tenant == tenant)
+        .order_by(col(Chat.last_activity_at).desc(), col(Chat.id))
+    )
+    return [(chat, member) for chat, member in await session.exec(statement)]
+
+
+async def last_seqs(
+    session: AsyncSession, user_id: uuid.UUID, *, tenant: str
+) -> dict[uuid.UUID, int]:
+    """The user's chats and each one's last `seq`."""
+    statement = (
+        select(Chat.id, Chat.last_seq)
+        .join(Member, col(Member.chat_id) == col(Chat.id))
+        .where(Member.tenant == tenant, Member.user_id == user_id, Chat.tenant == tenant)
+    )
+    return dict((await session.exec(statement)).all())
+
+
+async def members_of(
+    session: AsyncSession, chat_ids: Sequence[uuid.UUID], *, tenant: str
+) -> dict[uuid.UUID, list[Member]]:
+    """Every member of each chat, in joining order: one query for a whole chat list."""
+    found: dict[uuid.UUID, list[Member]] = defaultdict(list)
+    if not chat_ids:
+        return found
+    statement = (
+        select(Member)
+        .where(Member.tenant == tenant, col(Member.chat_id).in_(chat_ids))
+        .order_by(col(Member.joined_at), col(Member.username))
+    )
+    for member in await session.exec(statement):
+        found[member.chat_id].append(member)
+    return found
+
+
+async def member(
+    session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID, *, tenant: str
+) -> Member | None:
+    statement = select(Member).where(
+        Member.tenant == tenant, Member.chat_id == chat_id, Member.user_id == user_id
+    )
+    return (await session.exec(statement)).first()
+
+
+async def member_by_username(
+    session: AsyncSession, chat_id: uuid.UUID, username: str, *, tenant: str
+) -> Member | None:
+    statement = select(Member).where(
+        Member.tenant == tenant, Member.chat_id == chat_id, Member.username == username
+    )
+    return (await session.exec(statement)).first()
+
+
+async def direct_chat(session: AsyncSession, direct_key: str, *, tenant: str) -> Chat | None:
+    statement = select(Chat).where(Chat.tenant == tenant, Chat.direct_key == direct_key)
+    return (await session.exec(statement)).first()
+
+
+async def remove_member(
+    session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID, *, tenant: str
+) -> None:
+    await session.exec(
+        sa.delete(Member).where(
+            col(Member.tenant) == tenant,
+            col(Member.chat_id) == chat_id,
+            col(Member.user_id) == user_id,
+        )
+    )
+
+
+async def allocate_seq(
+    session: AsyncSession, chat_id: uuid.UUID, sender_id: uuid.UUID, *, tenant: str, now: datetime
+) -> int | None:
+    """The chat's next `seq`, or None when the sender is not a member.
+
+    shared/API.md: seq has no gaps. The counter row stays locked until the transaction
+    ends, so appends to one chat are serialised and a rolled-back append returns its number.
+    """
+    is_member = (
+        sa.select(sa.literal(1))
+        .where(
+            col(Member.chat_id) == chat_id,
+            col(Member.user_id) == sender_id,
+            col(Member.tenant) == tenant,
+        )
+        .exists()
+    )
+    statement = (
+        sa.update(Chat)
+        .where(col(Chat.id) == chat_id, col(Chat.tenant) == tenant, is_member)
+        .values(last_seq=col(Chat.last_seq) + 1, last_activity_at=now)
+        .returning(col(Chat.last_seq))
+    )
+    return (await session.exec(statement)).scalar_one_or_none()
+
+
+async def message_by_client_id(
+    session: AsyncSession,
+    chat_id: uuid.UUID,
+    sender_id: uuid.UUID,
+    client_msg_id: str,
+    *,
+    tenant: str,
+) -> Message | None:
+    statement = select(Message).where(
+        Message.tenant == tenant,
+        Message.chat_id == chat_id,
+        Message.sender_id == sender_id,
+        Message.client_msg_id == client_msg_id,
+    )
+    return (await session.exec(statement)).first()
+
+
+async def advance_read_marker(
+    session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID, seq: int, *, tenant: str
+) -> None:
+    """Move the user's read marker forward to `seq`; it never moves back."""
+    await session.exec(
+        sa.update(Member)
+        .where(
+            col(Member.tenant) == tenant,
+            col(Member.chat_id) == chat_id,
+            col(Member.user_id) == user_id,
+            col(Member.last_read_seq) < seq,
+        )
+        .values(last_read_seq=seq)
+    )
+
+
+async def message(
+    session: AsyncSession, chat_id: uuid.UUID, seq: int, *, tenant: str, lock: bool = False
+) -> Message | None:
+    statement = select(Message).where(
+        Message.tenant == tenant, Message.chat_id == chat_id, Message.seq == seq
+    )
+    if lock:
+        # An edit racing a delete must not bring the deleted body back.
+        statement = statement.with_for_update()
+    return (await session.exec(statement)).first()
+
+
+async def page_after(
+    session: AsyncSession, chat_id: uuid.UUID, after_seq: int, limit: int, *, tenant: str
+) -> list[Message]:
+    """Up to `limit` messages with seq above `after_seq`, ascending."""
+    statement = (
+        select(Message)
+        .where(Message.tenant == tenant, Message.chat_id == chat_id, Message.seq > after_seq)
+        .order_by(col(Message.seq))
+        .limit(limit)
+    )
+    return list(await session.exec(statement))
+
+
+async def page_before(
+    session: AsyncSession, chat_id: uuid.UUID, before_seq: int, limit: int, *, tenant: str
+) -> list[Message]:
+    """The `limit` messages just below `before_seq`, ascending."""
+    statement = (
+        select(Message)
+        .where(Message.tenant == tenant, Message.chat_id == chat_id, Message.seq < before_seq)
+        .order_by(col(Message.seq).desc())
+        .limit(limit)
+    )
+    return list(reversed(list(await session.exec(statement))))
+
+
+async def purge_tenant(session: AsyncSession, *, tenant: str) -> None:
+    # Children first, so the purge does not depend on SQLite's foreign-key pragma.
+    for model in (Message, Member, Chat):
+        await session.exec(sa.delete(model).where(col(model.tenant) == tenant))

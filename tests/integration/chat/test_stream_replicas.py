@@ -1,0 +1,237 @@
+"""The stream across replicas: two `parley-chat serve` processes on one PostgreSQL and one
+Redis, one auth process, and clients that hop between replicas.
+
+shared/API.md: a message acknowledged by POST is never lost, and each chat's messages
+arrive in `seq` order, on whichever replica the client is connected to.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from support import auth, chat, services
+from support.processes import RedisProcess, ServiceProcess
+from support.stream import StreamClient, token_of
+
+SENDERS = 5
+
+
+@dataclass
+class Stack:
+    auth: ServiceProcess
+    replicas: list[ServiceProcess]
+    api: chat.ChatApi
+    database_url: str
+    logs: Path
+
+
+def _auth_env(url: str, data_dir: Path) -> dict[str, str]:
+    return {
+        "PARLEY_DATABASE_URL": url,
+        "PARLEY_ADMIN_TOKEN": auth.ADMIN_TOKEN,
+        "PARLEY_DATA_DIR": str(data_dir),
+        "PARLEY_ARGON2_TIME_COST": "1",
+        "PARLEY_ARGON2_MEMORY_KIB": "64",
+        "PARLEY_ARGON2_PARALLELISM": "1",
+    }
+
+
+def _chat_env(url: str, auth_url: str, redis_url: str) -> dict[str, str]:
+    return {
+        "PARLEY_DATABASE_URL": url,
+        "PARLEY_ADMIN_TOKEN": auth.ADMIN_TOKEN,
+        "PARLEY_AUTH_URL": auth_url,
+        "PARLEY_REDIS_URL": redis_url,
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    redis_url = services.redis_url()
+    url = services.create_postgres_database()
+    logs = tmp_path_factory.mktemp("logs")
+    try:
+        chat.migrated(auth.migrated(url))
+        auth_env = _auth_env(url, tmp_path_factory.mktemp("auth"))
+        with ServiceProcess("parley_auth", auth_env, log_dir=logs) as auth_process:
+            env = _chat_env(url, auth_process.url, redis_url)
+            with (
+                ServiceProcess("parley_chat", env, log_dir=logs) as a,
+                ServiceProcess("parley_chat", env, log_dir=logs) as b,
+                auth.AuthApi(auth_process.url) as accounts,
+            ):
+                api = chat.ChatApi(a.url, accounts)
+                try:
+                    yield Stack(auth_process, [a, b], api, url, logs)
+                finally:
+                    api.close()
+    finally:
+        services.drop_postgres_database(url)
+
+
+def _post(base_url: str, user: chat.User, chat_id: str, body: str) -> int | None:
+    """POST a message; its `seq` when acknowledged with 201, else None."""
+    try:
+        response = httpx.post(
+            f"{base_url}/v1/chats/{chat_id}/messages",
+            json={"body": body},
+            headers=user.headers,
+            timeout=10,
+        )
+    except httpx.TransportError:
+        return None
+    return response.json()["seq"] if response.status_code == 201 else None
+
+
+def _read_until_closed(stream: StreamClient) -> list[int]:
+    seqs = []
+    try:
+        while True:
+            frame = stream.recv(timeout=10)
+            if frame["type"] == "message":
+                seqs.append(frame["message"]["seq"])
+    except ConnectionClosed:
+        return seqs
+
+
+def test_a_message_posted_to_one_replica_reaches_a_socket_on_the_other(stack: Stack) -> None:
+    a, b = stack.replicas
+    alice, bob = stack.api.users(2)
+    chat_id = stack.api.group(alice, bob)["id"]
+    with StreamClient(b.url, token_of(bob)) as stream:
+        assert _post(a.url, alice, chat_id, "across replicas") == 1
+        (frame,) = stream.messages(1)
+        assert (frame["chat_id"], frame["message"]["body"]) == (chat_id, "across replicas")
+
+
+def test_concurrent_senders_on_both_replicas_arrive_in_seq_order_with_none_missing(
+    stack: Stack,
+) -> None:
+    users = stack.api.users(SENDERS + 1)
+    reader, senders = users[0], users[1:]
+    chat_id = stack.api.group(senders[0], reader, *senders[1:])["id"]
+    urls = [replica.url for replica in stack.replicas]
+
+    def send_twenty(index: int) -> list[int | None]:
+        return [
+            _post(urls[(index + n) % 2], senders[index], chat_id, f"{index}:{n}") for n in range(20)
+        ]
+
+    with (
+        StreamClient(stack.replicas[0].url, token_of(reader)) as on_a,
+        StreamClient(stack.replicas[1].url, token_of(reader)) as on_b,
+        ThreadPoolExecutor(SENDERS) as pool,
+    ):
+        acknowledged = list(itertools.chain(*pool.map(send_twenty, range(SENDERS))))
+        assert sorted(acknowledged) == list(range(1, 101))  # type: ignore[type-var]
+        for stream in (on_a, on_b):
+            seqs = [f["message"]["seq"] for f in stream.messages(100, timeout=30)]
+            assert seqs == list(range(1, 101))
+
+
+def test_a_killed_replica_loses_no_acknowledged_message(stack: Stack) -> None:
+    a, b = stack.replicas
+    users = stack.api.users(SENDERS + 1)
+    reader, senders = users[0], users[1:]
+    chat_id = stack.api.group(senders[0], reader, *senders[1:])["id"]
+    acknowledged: set[int] = set()
+    lock = threading.Lock()
+    killed = threading.Event()
+
+    def keep_sending(index: int) -> None:
+        for n in range(40):
+            # Before the kill, half the senders use replica A; after it, everyone uses B.
+            url = a.url if index % 2 and not killed.is_set() else b.url
+            seq = _post(url, senders[index], chat_id, f"{index}:{n}")
+            if seq is not None:
+                with lock:
+                    acknowledged.add(seq)
+            time.sleep(0.005)
+
+    received: list[int] = []
+    stream = StreamClient(a.url, token_of(reader))
+    try:
+        with ThreadPoolExecutor(SENDERS) as pool:
+            futures = [pool.submit(keep_sending, i) for i in range(SENDERS)]
+            while len(received) < 40:
+                received += [f["message"]["seq"] for f in stream.messages(1)]
+            a.stop(signal.SIGKILL)
+            killed.set()
+            # The socket dies with the replica; the client reconnects elsewhere and resumes.
+            received += _read_until_closed(stream)
+            stream.close()
+            stream = StreamClient(b.url, token_of(reader))
+            stream.send({"type": "resume", "cursors": {chat_id: received[-1]}})
+            for future in futures:
+                future.result()
+        deadline = time.monotonic() + 30
+        while not acknowledged <= set(received):
+            assert time.monotonic() < deadline, sorted(acknowledged - set(received))
+            frame = stream.recv(timeout=10)
+            if frame["type"] == "message":
+                received.append(frame["message"]["seq"])
+        received += [f["message"]["seq"] for f in stream.silence(0.5) if f["type"] == "message"]
+    finally:
+        stream.close()
+        a.start()
+    assert len(received) == len(set(received)), "a message arrived twice"
+    assert received == sorted(received), "messages arrived out of seq order"
+    assert received == list(range(1, received[-1] + 1)), "a gap in the stream"
+
+
+def test_a_replica_shutting_down_closes_its_sockets_with_1012(stack: Stack) -> None:
+    a = stack.replicas[0]
+    alice = stack.api.user()
+    stream = StreamClient(a.url, token_of(alice))
+    try:
+        a.stop(signal.SIGTERM)
+        assert stream.close_code() == 1012
+    finally:
+        stream.close()
+        a.start()
+
+
+def test_messages_whose_publish_failed_are_stored_and_delivered_by_resume(
+    stack: Stack, tmp_path: Path
+) -> None:
+    with RedisProcess(tmp_path) as redis:
+        env = _chat_env(stack.database_url, stack.auth.url, redis.url)
+        with ServiceProcess("parley_chat", env, log_dir=stack.logs) as replica:
+            alice, bob = stack.api.users(2)
+            chat_id = stack.api.group(alice, bob)["id"]
+            with StreamClient(replica.url, token_of(bob)) as stream:
+                assert _post(replica.url, alice, chat_id, "before") == 1
+                assert [f["message"]["seq"] for f in stream.messages(1)] == [1]
+
+            redis.stop()
+            acknowledged = [_post(replica.url, alice, chat_id, f"during {n}") for n in range(3)]
+            assert acknowledged == [2, 3, 4]  # stored although nothing could be published
+
+            redis.start()
+            with StreamClient(replica.url, token_of(bob)) as stream:
+                stream.send({"type": "resume", "cursors": {chat_id: 1}})
+                got = [f["message"] for f in stream.messages(3)]
+                assert [(m["seq"], m["body"]) for m in got] == [
+                    (2, "during 0"),
+                    (3, "during 1"),
+                    (4, "during 2"),
+                ]
+                # And live delivery works again once the broker is back.
+                deadline = time.monotonic() + 15
+                while True:
+                    seq = _post(replica.url, alice, chat_id, "after")
+                    frames = stream.silence(0.5)
+                    if any(f.get("message", {}).get("seq") == seq for f in frames):
+                        break
+                    assert time.monotonic() < deadline, "live delivery did not come back"

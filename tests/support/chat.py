@@ -1,0 +1,209 @@
+"""Building and driving a real chat server in tests, beside a real auth server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from parley_chat.settings import ChatSettings
+from parley_chat.storage import migrate
+from support import auth
+
+CHAT_TABLES = ("messages", "chat_members", "chats")
+
+
+def settings(data_dir: Path, database_url: str, auth_url: str, **overrides: Any) -> ChatSettings:
+    """Settings for a test server: auth is asked on every call (no fresh cache) so a
+    test that changes a tenant sees it at once; nothing comes from `.env`."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "admin_token": auth.ADMIN_TOKEN,
+        "auth_url": auth_url,
+        "auth_cache_seconds": 0,
+    }
+    values.update(overrides)
+    return ChatSettings(_env_file=None, **values)
+
+
+def rows_of_tenant(database_url: str, tenant: str) -> dict[str, int]:
+    """How many rows each chat table holds for `tenant`, read straight from the database."""
+    engine = sa.create_engine(database_url.replace("+aiosqlite", ""))
+    try:
+        with engine.connect() as connection:
+            return {
+                table: connection.execute(
+                    sa.text(f"SELECT count(*) FROM {table} WHERE tenant = :tenant"),
+                    {"tenant": tenant},
+                ).scalar_one()
+                for table in CHAT_TABLES
+            }
+    finally:
+        engine.dispose()
+
+
+def migrated(database_url: str) -> str:
+    migrate.upgrade(database_url)
+    return database_url
+
+
+def truncate(database_url: str) -> None:
+    """Empty the chat tables between tests; the schema and server stay."""
+    engine = sa.create_engine(database_url.replace("+aiosqlite", ""))
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(sa.text(f"TRUNCATE {', '.join(CHAT_TABLES)} CASCADE"))
+        else:
+            for table in CHAT_TABLES:
+                connection.execute(sa.text(f"DELETE FROM {table}"))
+    engine.dispose()
+
+
+@dataclass(frozen=True)
+class User:
+    """A registered, logged-in user: what a test needs to act as them."""
+
+    tenant: str
+    username: str
+    id: str
+    headers: dict[str, str]
+    account: auth.Account
+
+
+class ChatApi:
+    """An httpx client on a live chat server, with factories for users, chats and messages."""
+
+    def __init__(self, url: str, accounts: auth.AuthApi) -> None:
+        self.url = url
+        self.accounts = accounts
+        # Plain HTTP on loopback: no TLS context, whose CA bundle costs ~70 ms per test.
+        self.http = httpx.Client(base_url=url, timeout=30, verify=False)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def tenant(self, **spec: Any) -> str:
+        return self.accounts.tenant(**spec)
+
+    @property
+    def admin(self) -> dict[str, str]:
+        """The admin bearer of the `/internal` routes; auth and chat share one token."""
+        return self.accounts.admin
+
+    def user(self, tenant: str | None = None, *, username: str | None = None) -> User:
+        """A new logged-in user; `username` picks the name (for tests about name order)."""
+        if username is None:
+            account = self.accounts.account(tenant)
+        else:
+            account = self._register(tenant or self.tenant(), username)
+        headers = auth.AuthApi.bearer(self.accounts.login(account))
+        return User(account.tenant, account.username, account.id, headers, account)
+
+    def _register(self, tenant: str, username: str) -> auth.Account:
+        response = self.accounts.http.post(
+            "/v1/auth/register",
+            json={"tenant": tenant, "username": username, "password": auth.PASSWORD},
+        )
+        assert response.status_code == 201, response.text
+        return auth.Account(tenant, username, auth.PASSWORD, response.json()["id"])
+
+    def users(self, count: int, tenant: str | None = None) -> list[User]:
+        tenant = tenant or self.tenant()
+        return [self.user(tenant) for _ in range(count)]
+
+    def group(self, owner: User, *members: User, title: str = "team") -> dict[str, Any]:
+        response = self.http.post(
+            "/v1/chats",
+            json={"kind": "group", "title": title, "members": [m.username for m in members]},
+            headers=owner.headers,
+        )
+        assert response.status_code == 201, response.text
+        chat: dict[str, Any] = response.json()
+        return chat
+
+    def chat(self, user: User, chat_id: str) -> dict[str, Any]:
+        response = self.http.get(f"/v1/chats/{chat_id}", headers=user.headers)
+        assert response.status_code == 200, response.text
+        chat: dict[str, Any] = response.json()
+        return chat
+
+    def listed(self, user: User) -> list[dict[str, Any]]:
+        """The user's chat list, in the order the server gives it."""
+        response = self.http.get("/v1/chats", headers=user.headers)
+        assert response.status_code == 200, response.text
+        chats: list[dict[str, Any]] = response.json()["chats"]
+        return chats
+
+    def send(self, user: User, chat_id: str, body: str = "hello", **extra: Any) -> dict[str, Any]:
+        response = self.http.post(
+            f"/v1/chats/{chat_id}/messages", json={"body": body, **extra}, headers=user.headers
+        )
+        assert response.status_code == 201, response.text
+        message: dict[str, Any] = response.json()
+        return message
+
+    def history(self, user: User, chat_id: str, **params: Any) -> dict[str, Any]:
+        response = self.http.get(
+            f"/v1/chats/{chat_id}/messages", params=params, headers=user.headers
+        )
+        assert response.status_code == 200, response.text
+        page: dict[str, Any] = response.json()
+        return page
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+# -- shared/API.md's error shape ----------------------------------------------------------
+
+
+def problem(response: httpx.Response, *expected: int) -> dict[str, Any]:
+    """The body of a 4xx answer, checked against shared/API.md's error shape."""
+    assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
+    if expected:
+        assert response.status_code in expected, (response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    assert isinstance(body, dict), body
+    assert type(body["status_code"]) is int
+    assert body["status_code"] == response.status_code
+    assert isinstance(body["detail"], str)
+    assert body["detail"].strip()
+    return body
+
+
+def invalid(response: httpx.Response, field_name: str) -> dict[str, Any]:
+    """A 422 that names `field_name` in its `detail` and in its `errors` list."""
+    body = problem(response, 422)
+    assert field_name in body["detail"], body
+    errors = body["errors"]
+    assert isinstance(errors, list)
+    assert errors
+    assert all(isinstance(error["message"], str) and error["message"] for error in errors)
+    assert any(field_name in str(error["field"]) for error in errors), errors
+    return body
+
+
+def not_a_server_error(response: httpx.Response) -> None:
+    """Any answer below 500; an error answer in the contract's shape."""
+    assert response.status_code < 500, (response.status_code, response.text[:500])
+    if response.status_code >= 400:
+        problem(response)
+
+
+@contextmanager
+def case(*inputs: Any) -> Iterator[None]:
+    """Name the looped-over input in a failure, as a parametrize id would."""
+    try:
+        yield
+    except AssertionError as exc:
+        exc.add_note("input: " + ", ".join(f"{value!r:.120}" for value in inputs))
+        raise

@@ -1,0 +1,166 @@
+"""A test client of `GET /v1/stream`, on the websockets library's blocking API."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from types import TracebackType
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+Frame = dict[str, Any]
+
+
+def ws_url(http_url: str) -> str:
+    return http_url.replace("http://", "ws://", 1) + "/v1/stream"
+
+
+class StreamClient:
+    """One stream connection: connects, checks `ready`, and reads frames with deadlines."""
+
+    def __init__(
+        self,
+        http_url: str,
+        token: str,
+        *,
+        via_query: bool = False,
+        receive_buffer: int | None = None,
+    ) -> None:
+        """`receive_buffer` shrinks the TCP window (set before connecting, when it counts),
+        to play a client on a slow link."""
+        self._stack = ExitStack()
+        options: dict[str, Any] = {}
+        if receive_buffer is not None:
+            host, port = http_url.removeprefix("http://").rsplit(":", 1)
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            sock.connect((host, int(port)))
+            options.update(sock=sock, max_queue=1)
+        if via_query:
+            opening = connect(f"{ws_url(http_url)}?access_token={token}", **options)
+        else:
+            headers = {"Authorization": f"Bearer {token}"}
+            opening = connect(ws_url(http_url), additional_headers=headers, **options)
+        self.ws: ClientConnection = self._stack.enter_context(opening)
+        ready = self.recv()
+        assert ready["type"] == "ready", ready
+        self.user_id: str = ready["user_id"]
+
+    def send(self, frame: Frame) -> None:
+        self.ws.send(json.dumps(frame))
+
+    def recv(self, timeout: float = 10) -> Frame:
+        frame: Frame = json.loads(self.ws.recv(timeout=timeout))
+        return frame
+
+    def recv_until(self, done: Callable[[list[Frame]], bool], timeout: float = 15) -> list[Frame]:
+        """Frames until `done(frames)` holds; fails the test at the deadline."""
+        frames: list[Frame] = []
+        deadline = time.monotonic() + timeout
+        while not done(frames):
+            left = deadline - time.monotonic()
+            assert left > 0, f"gave up waiting; got {frames}"
+            frames.append(self.recv(timeout=left))
+        return frames
+
+    def messages(self, count: int, timeout: float = 15) -> list[Frame]:
+        """The next `count` message frames (other frames are skipped)."""
+        frames = self.recv_until(
+            lambda got: sum(f["type"] == "message" for f in got) >= count, timeout
+        )
+        return [f for f in frames if f["type"] == "message"]
+
+    def silence(self, seconds: float = 0.5) -> list[Frame]:
+        """Whatever arrives within `seconds`; a test asserts it is empty (or harmless)."""
+        frames: list[Frame] = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                frames.append(self.recv(timeout=left))
+            except TimeoutError:
+                break
+        return frames
+
+    def close_code(self, timeout: float = 10) -> int | None:
+        """Read until the server closes; the close code it sent."""
+        try:
+            while True:
+                self.ws.recv(timeout=timeout)
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> StreamClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def token_of(user: Any) -> str:
+    """The bearer token in a `support.chat.User`'s headers."""
+    header: str = user.headers["Authorization"]
+    return header.removeprefix("Bearer ")
+
+
+def open_stalled(http_url: str, token: str) -> socket.socket:
+    """A stream connection that completes the handshake and then reads nothing: the
+    slowest consumer there is. Its receive window is as small as the kernel allows."""
+    host, port = http_url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    sock.sendall(
+        (
+            f"GET /v1/stream?access_token={token} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock
+
+
+def read_frames_until_close(sock: socket.socket, timeout: float = 30) -> tuple[int, int | None]:
+    """Drain a raw connection's server frames: (text frames seen, close code sent)."""
+    sock.settimeout(timeout)
+    buffer = b""
+
+    def take(count: int) -> bytes:
+        nonlocal buffer
+        while len(buffer) < count:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("closed without a close frame")
+            buffer += chunk
+        taken, buffer = buffer[:count], buffer[count:]
+        return taken
+
+    texts = 0
+    while True:
+        first, second = take(2)
+        opcode, length = first & 0x0F, second & 0x7F
+        if length == 126:
+            length = int.from_bytes(take(2), "big")
+        elif length == 127:
+            length = int.from_bytes(take(8), "big")
+        payload = take(length)
+        if opcode == 0x1:
+            texts += 1
+        elif opcode == 0x8:
+            return texts, int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
