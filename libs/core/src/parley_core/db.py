@@ -14,17 +14,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An engine for `sqlite+aiosqlite://` or `postgresql+psycopg://`."""
+    """An engine for `sqlite+aiosqlite://` or `postgresql+psycopg://`.
+
+    `hide_parameters`: SQLAlchemy puts a failed statement's bound values in the error's
+    text, and a logged error must never show a message body or a password hash.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 15})
+        engine = create_async_engine(url, hide_parameters=True, connect_args={"timeout": 15})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_async_engine(
             url,
+            hide_parameters=True,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,

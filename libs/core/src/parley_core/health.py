@@ -1,4 +1,8 @@
-"""`/healthz` (the process is alive) and `/readyz` (its dependencies answer), per shared/API.md."""
+"""`/healthz` (the process is alive) and `/readyz` (its dependencies answer), per shared/API.md.
+
+Each readiness probe also sets `parley_dependency_up`, which the ParleyNotReady alert
+reads: the kubelet probes every few seconds, so the gauge stays fresh.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from typing import Any
 
 from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
+from parley_core.metrics import DEPENDENCY_UP
 from parley_core.web import error_response
 
 logger = logging.getLogger(__name__)
@@ -20,16 +26,22 @@ Probe = Callable[[], Awaitable[object]]
 PROBE_TIMEOUT_SECONDS = 2.0
 
 
-async def _run(name: str, probe: Probe) -> str | None:
+async def _run(service: str, name: str, probe: Probe) -> str | None:
+    up = DEPENDENCY_UP.labels(service=service, dependency=name)
     try:
-        await asyncio.wait_for(probe(), PROBE_TIMEOUT_SECONDS)
+        # Probes are not traced: a root span every few seconds per pod would bury the
+        # traces of real requests.
+        with suppress_instrumentation():
+            await asyncio.wait_for(probe(), PROBE_TIMEOUT_SECONDS)
     except Exception as exc:
         logger.warning("readiness probe failed", extra={"dependency": name, "error": repr(exc)})
+        up.set(0)
         return name
+    up.set(1)
     return None
 
 
-def handlers(probes: Mapping[str, Probe]) -> list[HTTPRouteHandler]:
+def handlers(probes: Mapping[str, Probe], *, service: str) -> list[HTTPRouteHandler]:
     """Route handlers for both endpoints; `probes` names each dependency readiness needs."""
 
     @get("/healthz", include_in_schema=False, sync_to_thread=False)
@@ -38,7 +50,9 @@ def handlers(probes: Mapping[str, Probe]) -> list[HTTPRouteHandler]:
 
     @get("/readyz", include_in_schema=False)
     async def readyz() -> Response[dict[str, Any]]:
-        results = await asyncio.gather(*(_run(name, probe) for name, probe in probes.items()))
+        results = await asyncio.gather(
+            *(_run(service, name, probe) for name, probe in probes.items())
+        )
         failing = [name for name in results if name is not None]
         checks = {name: ("failing" if name in failing else "ok") for name in probes}
         if failing:

@@ -17,8 +17,9 @@ from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERN
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy import exc as sa_exc
 
+from parley_core import logging as parley_logging
 from parley_core import tokens
-from parley_core.errors import ApiError, Unauthorized
+from parley_core.errors import ApiError, DependencyUnavailable, InvalidField, Unauthorized
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,10 @@ def error_response(
 
 
 def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, Any]]:
+    if isinstance(exc, InvalidField):
+        # The same shape as a schema violation, so clients read one format (shared/API.md).
+        error = {"field": exc.field, "source": exc.source, "message": exc.message}
+        return error_response(exc.status_code, exc.detail, exc.headers, errors=[error])
     return error_response(exc.status_code, exc.detail, exc.headers)
 
 
@@ -152,12 +157,17 @@ def identity_provider(verifier: tokens.Verifier) -> Any:
         if token is None:
             raise Unauthorized("missing bearer token", headers=_CHALLENGE)
         try:
-            return await verifier.verify(token)
+            claims = await verifier.verify(token)
+        except tokens.JwksUnavailable:
+            # The token names a key this process has never fetched and auth is down.
+            raise DependencyUnavailable("auth") from None
         except tokens.InvalidToken:
             raise Unauthorized(
                 "invalid or expired access token",
                 headers={"WWW-Authenticate": 'Bearer realm="parley", error="invalid_token"'},
             ) from None
+        parley_logging.bind(tenant=claims.tenant, user_id=claims.user_id)
+        return claims
 
     return provide_claims
 

@@ -1,0 +1,150 @@
+"""The chat service's Prometheus metrics (docs/observability.md says what each one means
+and which alert reads it). Label values come from the small fixed sets written here, and
+every labelled series is created at import, so a dashboard shows 0 rather than nothing
+before the first event.
+
+Module-level, as prometheus_client intends: a process has one registry, and one process
+serves one pod (parley_core.metrics).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from parley_core.metrics import RATE_LIMITED
+
+# -- the message log ----------------------------------------------------------------------
+
+MESSAGES_PERSISTED = Counter(
+    "parley_chat_messages_persisted_total",
+    "Messages committed to a chat's log (a repeated client_msg_id stores nothing and is not "
+    "counted).",
+)
+
+# -- the stream ---------------------------------------------------------------------------
+
+STREAM_CONNECTIONS = Gauge(
+    "parley_stream_connections",
+    "Open, authenticated WebSocket connections of GET /v1/stream on this process.",
+)
+
+DISCONNECT_REASONS = (
+    "client",  # the client closed or the link dropped
+    "idle",  # 4408: nothing from the client for stream_idle_seconds
+    "token_expired",  # 4401 after the access token expired
+    "slow_consumer",  # 4429: its queue filled
+    "unauthorized",  # 4401 at connect: missing or bad token
+    "auth_unavailable",  # 1013 at connect: the token's key is unknown and auth is down
+    "database_unavailable",  # 1013: the log could not be read
+    "error",  # 1011: a bug; see the error log
+)
+STREAM_DISCONNECTS = Counter(
+    "parley_stream_disconnects_total",
+    "Stream connections that ended, by reason: " + ", ".join(DISCONNECT_REASONS) + ".",
+    ["reason"],
+)
+
+FRAME_SOURCES = (
+    "live",  # an event from the broker
+    "replay",  # a message read back from the log (resume, gap fill, join, resync)
+    "control",  # ready, pong, error
+)
+FRAMES_SENT = Counter(
+    "parley_stream_frames_sent_total",
+    "Frames written to stream clients, by source: live (from the broker), replay (read "
+    "back from the log), control (ready, pong, error).",
+    ["source"],
+)
+
+DELIVERY_DELAY = Histogram(
+    "parley_stream_delivery_delay_seconds",
+    "From publishing a committed event (just after its commit) to writing its frame to a "
+    "client, for live frames. Across replicas it includes their clock difference.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+RESUMES = Counter(
+    "parley_stream_resumes_total",
+    "`resume` frames handled (a client reconnected and asked for what it missed).",
+)
+
+REPLAY_CAUSES = (
+    "resume",  # the client's resume cursors were behind
+    "gap",  # a live event skipped ahead: the broker lost or reordered some
+    "join",  # sent between the user joining a chat and subscribing to it
+    "resync",  # the broker came back after an outage
+)
+REPLAYED_MESSAGES = Counter(
+    "parley_stream_replayed_messages_total",
+    "Messages written from the log rather than live, by cause: resume, gap, join, resync.",
+    ["cause"],
+)
+
+SLOW_CONSUMERS = Counter(
+    "parley_stream_slow_consumers_dropped_total",
+    "Connections closed with 4429 because the client read too slowly and its queue filled.",
+)
+
+# -- the broker ---------------------------------------------------------------------------
+
+BROKER_PUBLISHES = Counter(
+    "parley_broker_publishes_total",
+    "Events published to the broker (Redis, or in-process), by outcome: ok, failed. A "
+    "failed publish loses nothing: clients read the log (gap fill, resume).",
+    ["outcome"],
+)
+
+BROKER_SUBSCRIPTION_UP = Gauge(
+    "parley_broker_subscription_up",
+    "1 while this process receives events from the broker, 0 while its subscription is "
+    "down (live delivery on this replica has stopped; it resyncs when it returns).",
+)
+
+# -- the auth service, as a dependency ----------------------------------------------------
+
+CIRCUIT_OPEN = Gauge(
+    "parley_circuit_breaker_open",
+    "1 while the circuit breaker fails calls to the dependency fast, without trying; 0 "
+    "while closed or half-open.",
+    ["circuit"],
+)
+CIRCUIT_TRANSITIONS = Counter(
+    "parley_circuit_breaker_transitions_total",
+    "Circuit breaker state changes, by the state entered: opened, half-opened, closed.",
+    ["circuit", "state"],
+)
+
+PEER_OUTCOMES = ("ok", "error", "circuit_open")
+PEER_REQUESTS = Counter(
+    "parley_peer_requests_total",
+    "Calls to another Parley service, by outcome: ok (answered 2xx or 404), error "
+    "(no answer, 5xx or refused, after retries), circuit_open (not tried).",
+    ["peer", "outcome"],
+)
+PEER_LATENCY = Histogram(
+    "parley_peer_request_duration_seconds",
+    "One HTTP attempt to another Parley service, retries counted separately.",
+    ["peer"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+
+def _zeros() -> None:
+    for reason in DISCONNECT_REASONS:
+        STREAM_DISCONNECTS.labels(reason=reason)
+    for source in FRAME_SOURCES:
+        FRAMES_SENT.labels(source=source)
+    for cause in REPLAY_CAUSES:
+        REPLAYED_MESSAGES.labels(cause=cause)
+    for outcome in ("ok", "failed"):
+        BROKER_PUBLISHES.labels(outcome=outcome)
+    for state in ("opened", "half-opened", "closed"):
+        CIRCUIT_TRANSITIONS.labels(circuit="auth", state=state)
+    CIRCUIT_OPEN.labels(circuit="auth")
+    for outcome in PEER_OUTCOMES:
+        PEER_REQUESTS.labels(peer="auth", outcome=outcome)
+    PEER_LATENCY.labels(peer="auth")
+    RATE_LIMITED.labels(limit="messages_per_minute")
+
+
+_zeros()
