@@ -1,0 +1,376 @@
+"""A typed client of shared/API.md's HTTP routes, and nothing else of the server's.
+
+It sends requests, turns error answers and unreachable servers into `parley_cli.errors`,
+and on a 401 rotates the token pair once through `Credentials` and retries. The JSON it
+returns is typed with the contract's shapes as TypedDicts: the server is trusted to keep
+its contract, so bodies are not validated field by field, but anything that is not the
+expected kind of JSON is reported as an unexpected answer rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Mapping
+from typing import Any, NotRequired, Protocol, TypedDict, cast
+
+import httpx
+
+from parley_cli.errors import ApiError, AuthError, UsageError
+
+STREAM_PATH = "/v1/stream"
+MAX_PAGE = 200
+"""shared/API.md: `limit` is at most 200."""
+
+
+class User(TypedDict):
+    id: str
+    tenant: str
+    username: str
+    display_name: str
+    created_at: str
+
+
+class TokenPair(TypedDict):
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+
+
+class Member(TypedDict):
+    user_id: str
+    username: str
+    role: str
+    joined_at: str
+
+
+class Chat(TypedDict):
+    id: str
+    kind: str
+    title: str | None
+    created_at: str
+    last_seq: int
+    last_read_seq: int
+    unread: int
+    members: list[Member]
+    last_activity_at: NotRequired[str]
+    """Not in the v1 contract's chat shape; `created_at` stands in when it is absent."""
+
+
+class Message(TypedDict):
+    id: str
+    chat_id: str
+    seq: int
+    sender_id: str
+    sender_username: str
+    body: str
+    client_msg_id: str | None
+    created_at: str
+    edited_at: str | None
+    deleted: bool
+
+
+class Page(TypedDict):
+    messages: list[Message]
+    has_more: bool
+
+
+class Limits(TypedDict):
+    max_users: int
+    messages_per_minute: int
+    max_message_chars: int
+
+
+class Tenant(TypedDict):
+    id: str
+    slug: str
+    display_name: str | None
+    self_registration: bool
+    suspended: bool
+    limits: Limits
+    usage: dict[str, int]
+    created_at: str
+    updated_at: str
+
+
+class Credentials(Protocol):
+    """Where the access token comes from, and how a rejected one is replaced."""
+
+    def access_token(self) -> str:
+        """The current access token; raises `AuthError` when there is none."""
+        ...
+
+    def rotate(self, stale: str, exchange: Callable[[str], TokenPair]) -> str:
+        """A fresh access token in place of `stale`, obtained by calling `exchange` with
+        the refresh token (unless someone else already did), and kept."""
+        ...
+
+
+def stream_url(server: str) -> str:
+    scheme, rest = server.split("://", 1)
+    return ("wss" if scheme == "https" else "ws") + "://" + rest.rstrip("/") + STREAM_PATH
+
+
+def check_server_url(server: str) -> str:
+    """`server` without a trailing slash, or a usage error saying what is wrong with it."""
+    parsed = urllib.parse.urlsplit(server)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise UsageError(f"invalid server URL {server!r}: expected http://HOST[:PORT]")
+    return server.rstrip("/")
+
+
+def _quote(segment: str) -> str:
+    return urllib.parse.quote(segment, safe="")
+
+
+class Client:
+    """One server. User routes need `credentials`; `/internal` routes need `admin_token`."""
+
+    def __init__(
+        self,
+        server: str,
+        *,
+        credentials: Credentials | None = None,
+        admin_token: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.server = check_server_url(server)
+        self.credentials = credentials
+        self._admin_token = admin_token
+        self._http = httpx.Client(
+            base_url=self.server,
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={"User-Agent": "parley-cli"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- auth -----------------------------------------------------------------------------
+
+    def register(
+        self, tenant: str, username: str, password: str, display_name: str | None = None
+    ) -> User:
+        body: dict[str, str] = {"tenant": tenant, "username": username, "password": password}
+        if display_name:
+            body["display_name"] = display_name
+        response = self._send("POST", "/v1/auth/register", json=body)
+        if response.status_code == 403:
+            raise AuthError(f"registration refused: {_detail(response)}")
+        return cast(User, self._json(response, dict))
+
+    def login(self, tenant: str, username: str, password: str) -> TokenPair:
+        body = {"tenant": tenant, "username": username, "password": password}
+        response = self._send("POST", "/v1/auth/login", json=body)
+        # shared/API.md: the same 401 whether or not the user exists.
+        if response.status_code == 401:
+            raise AuthError("login failed: wrong tenant, username or password")
+        if response.status_code == 403:
+            raise AuthError(f"login refused: {_detail(response)}")
+        return cast(TokenPair, self._json(response, dict))
+
+    def refresh(self, refresh_token: str) -> TokenPair:
+        response = self._send("POST", "/v1/auth/refresh", json={"refresh_token": refresh_token})
+        if response.status_code == 401:
+            raise AuthError("the session has expired or was ended; run 'parley login'")
+        return cast(TokenPair, self._json(response, dict))
+
+    def logout(self, refresh_token: str) -> None:
+        response = self._send("POST", "/v1/auth/logout", json={"refresh_token": refresh_token})
+        if response.status_code != 401:  # already ended: logging out again is no error
+            self._check(response)
+
+    def me(self) -> User:
+        return cast(User, self._user("GET", "/v1/auth/me", dict))
+
+    # -- chats ----------------------------------------------------------------------------
+
+    def chats(self) -> list[Chat]:
+        listing = self._user("GET", "/v1/chats", dict)
+        return cast(list[Chat], _field(listing, "chats", list))
+
+    def chat(self, chat_id: str) -> Chat:
+        return cast(Chat, self._user("GET", f"/v1/chats/{_quote(chat_id)}", dict))
+
+    def create_chat(self, kind: str, members: list[str], title: str | None = None) -> Chat:
+        body: dict[str, Any] = {"kind": kind, "members": members}
+        if title is not None:
+            body["title"] = title
+        return cast(Chat, self._user("POST", "/v1/chats", dict, json=body))
+
+    def add_member(self, chat_id: str, username: str) -> Member:
+        path = f"/v1/chats/{_quote(chat_id)}/members"
+        return cast(Member, self._user("POST", path, dict, json={"username": username}))
+
+    def remove_member(self, chat_id: str, username: str) -> None:
+        self._user("DELETE", f"/v1/chats/{_quote(chat_id)}/members/{_quote(username)}", None)
+
+    # -- messages -------------------------------------------------------------------------
+
+    def send(self, chat_id: str, body: str, client_msg_id: str | None = None) -> Message:
+        payload = {"body": body, "client_msg_id": client_msg_id}
+        path = f"/v1/chats/{_quote(chat_id)}/messages"
+        return cast(Message, self._user("POST", path, dict, json=payload))
+
+    def history(
+        self,
+        chat_id: str,
+        *,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        limit: int | None = None,
+    ) -> Page:
+        params = {
+            name: value
+            for name, value in (
+                ("after_seq", after_seq),
+                ("before_seq", before_seq),
+                ("limit", limit),
+            )
+            if value is not None
+        }
+        path = f"/v1/chats/{_quote(chat_id)}/messages"
+        return cast(Page, self._user("GET", path, dict, params=params))
+
+    def edit(self, chat_id: str, seq: int, body: str) -> Message:
+        path = f"/v1/chats/{_quote(chat_id)}/messages/{seq}"
+        return cast(Message, self._user("PATCH", path, dict, json={"body": body}))
+
+    def delete_message(self, chat_id: str, seq: int) -> None:
+        self._user("DELETE", f"/v1/chats/{_quote(chat_id)}/messages/{seq}", None)
+
+    def mark_read(self, chat_id: str, seq: int) -> None:
+        self._user("POST", f"/v1/chats/{_quote(chat_id)}/read", None, json={"seq": seq})
+
+    # -- the stream's token ---------------------------------------------------------------
+
+    def access_token(self) -> str:
+        return self._require_credentials().access_token()
+
+    def renew(self, stale: str) -> str:
+        """A new access token after the server refused `stale` (the stream's 4401)."""
+        return self._require_credentials().rotate(stale, self.refresh)
+
+    # -- admin (/internal) ----------------------------------------------------------------
+
+    def put_tenant(self, slug: str, spec: Mapping[str, Any]) -> tuple[Tenant, bool]:
+        """The tenant as stored, and whether it was created (201) rather than updated.
+
+        shared/API.md: the body is the whole tenant; fields left out take their defaults.
+        """
+        response = self._admin("PUT", f"/internal/v1/tenants/{_quote(slug)}", json=spec)
+        return cast(Tenant, self._json(response, dict)), response.status_code == 201
+
+    def get_tenant(self, slug: str) -> Tenant:
+        response = self._admin("GET", f"/internal/v1/tenants/{_quote(slug)}")
+        return cast(Tenant, self._json(response, dict))
+
+    def find_tenant(self, slug: str) -> Tenant | None:
+        try:
+            return self.get_tenant(slug)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def delete_tenant(self, slug: str) -> None:
+        self._admin("DELETE", f"/internal/v1/tenants/{_quote(slug)}")
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _require_credentials(self) -> Credentials:
+        if self.credentials is None:
+            raise AuthError("not logged in; run 'parley login'")
+        return self.credentials
+
+    def _user(
+        self, method: str, path: str, expect: type[dict[str, Any]] | None, **options: Any
+    ) -> dict[str, Any]:
+        """A request as the logged-in user: on a 401, rotate the pair once and retry."""
+        credentials = self._require_credentials()
+        token = credentials.access_token()
+        response = self._send(method, path, token=token, **options)
+        if response.status_code == 401:
+            token = credentials.rotate(token, self.refresh)
+            response = self._send(method, path, token=token, **options)
+            if response.status_code == 401:
+                raise AuthError("the server refused a freshly issued token; run 'parley login'")
+        if expect is None:
+            self._check(response)
+            return {}
+        return self._json(response, expect)
+
+    def _admin(self, method: str, path: str, **options: Any) -> httpx.Response:
+        if not self._admin_token:
+            raise AuthError(
+                "no admin token: pass --admin-token, set PARLEY_ADMIN_TOKEN, "
+                "or save one with 'parley admin login'"
+            )
+        response = self._send(method, path, token=self._admin_token, **options)
+        if response.status_code == 401:
+            raise AuthError(f"the server at {self.server} refused the admin token")
+        return self._check(response)
+
+    def _send(
+        self, method: str, path: str, *, token: str | None = None, **options: Any
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            return self._http.request(method, path, headers=headers, **options)
+        except httpx.TimeoutException:
+            raise ApiError(f"the server at {self.server} did not answer in time") from None
+        except httpx.TransportError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise ApiError(f"cannot reach server at {self.server} ({reason})") from None
+
+    def _check(self, response: httpx.Response) -> httpx.Response:
+        if response.is_success:
+            return response
+        status = response.status_code
+        message = f"{_detail(response)} (HTTP {status})"
+        if status == 429:
+            retry_after = response.headers.get("Retry-After")
+            if retry_after:
+                message += f"; try again in {retry_after} s"
+        raise ApiError(message, status=status)
+
+    def _json(self, response: httpx.Response, expect: type[dict[str, Any]]) -> dict[str, Any]:
+        self._check(response)
+        try:
+            value = response.json()
+        except ValueError:
+            value = None
+        if not isinstance(value, expect):
+            raise ApiError(
+                f"unexpected answer from {self.server}{response.request.url.path} "
+                f"(HTTP {response.status_code}); is it a Parley server?",
+                status=response.status_code,
+            )
+        return value
+
+
+def _detail(response: httpx.Response) -> str:
+    # shared/API.md: an error is a JSON object with at least `status_code` and `detail`.
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("detail"), str) and body["detail"]:
+        detail: str = body["detail"]
+        return " ".join(detail.split())  # one line, whatever the server wrote
+    return response.reason_phrase or "error"
+
+
+def _field(value: Mapping[str, Any], name: str, expect: type[list[Any]]) -> list[Any]:
+    item = value.get(name)
+    if not isinstance(item, expect):
+        raise ApiError(f"unexpected answer from the server: no {name!r} list")
+    return item
