@@ -310,8 +310,7 @@ class ChatService:
                     client_msg_id=client_msg_id,
                     created_at=now,
                 )
-                session.add(message)
-                await session.flush()
+                await queries.append(session, message)
                 # What I sent, I have read.
                 await queries.advance_read_marker(
                     session, chat_id, caller.user_id, seq, tenant=caller.tenant

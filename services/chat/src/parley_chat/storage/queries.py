@@ -142,8 +142,16 @@ async def allocate_seq(
         .where(col(Chat.id) == chat_id, col(Chat.tenant) == tenant, is_member)
         .values(last_seq=col(Chat.last_seq) + 1, last_activity_at=now)
         .returning(col(Chat.last_seq))
+        # The hot path: no loaded Chat objects to keep in step, so skip the ORM's
+        # evaluation of the criteria in Python (a third of a send's time).
+        .execution_options(synchronize_session=False)
     )
     return (await session.exec(statement)).scalar_one_or_none()
+
+
+async def append(session: AsyncSession, message: Message) -> None:
+    """Insert a message as one Core statement, without the unit of work's bookkeeping."""
+    await session.exec(sa.insert(Message).values(**message.model_dump()))
 
 
 async def message_by_client_id(
@@ -176,6 +184,7 @@ async def advance_read_marker(
             col(Member.last_read_seq) < seq,
         )
         .values(last_read_seq=seq)
+        .execution_options(synchronize_session=False)
     )
 
 
