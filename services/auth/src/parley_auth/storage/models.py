@@ -10,6 +10,8 @@ from sqlmodel import Field, SQLModel
 
 from parley_core.db import UTCDateTime
 
+AUTH_TABLES = frozenset({"tenants", "users", "refresh_families", "refresh_tokens"})
+
 # Usernames compare byte-wise on PostgreSQL so the unique index also serves prefix search
 # (`LIKE 'ab%'` can use a btree only under the C collation).
 _USERNAME = sa.String(32).with_variant(sa.String(32, collation="C"), "postgresql")
