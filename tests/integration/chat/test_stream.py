@@ -191,6 +191,8 @@ def test_typing_is_relayed_to_others_rate_limited_and_never_stored(chats: ChatAp
         StreamClient(chats.url, token_of(alice)) as typist,
         StreamClient(chats.url, token_of(bob)) as watcher,
     ):
+        watcher.send({"type": "ping"})  # a client speaks first (docs/stream.md)
+        assert watcher.recv() == {"type": "pong"}
         for _ in range(5):
             typist.send({"type": "typing", "chat_id": chat_id})
         frames = watcher.silence(0.7)
@@ -272,3 +274,20 @@ def test_the_socket_closes_with_4401_when_the_access_token_expires(tmp_path: Pat
             assert stream.close_code(timeout=30) == 4401
     # Ten seconds of life, plus the verifier's five seconds of allowed clock skew at most.
     assert time.monotonic() - started < 20
+
+
+def test_live_messages_sent_before_the_resume_arrives_are_neither_repeated_nor_reordered(
+    chats: ChatApi,
+) -> None:
+    alice, bob = chats.users(2)
+    chat_id = chats.group(alice, bob)["id"]
+    for n in range(1, 6):
+        chats.send(alice, chat_id, f"m{n}")
+    with StreamClient(chats.url, token_of(bob)) as stream:
+        for n in range(6, 9):  # live, between `ready` and the client's resume
+            chats.send(alice, chat_id, f"m{n}")
+        time.sleep(0.2)
+        stream.send({"type": "resume", "cursors": {chat_id: 2}})
+        got = [f["message"]["seq"] for f in stream.messages(6)]
+        assert got == [3, 4, 5, 6, 7, 8]
+        assert stream.silence(0.5) == []

@@ -94,6 +94,7 @@ def create_app(
             queue_size=settings.stream_queue_size,
             idle_seconds=settings.stream_idle_seconds,
             typing_interval_seconds=settings.stream_typing_interval_seconds,
+            resume_grace_seconds=settings.stream_resume_grace_seconds,
         ),
         tracer=tracer,
     )

@@ -38,5 +38,8 @@ class ChatSettings(CoreSettings):
     stream_typing_interval_seconds: float = Field(default=2.0, ge=0)
     """At most one typing frame per chat per connection in this long."""
 
+    stream_resume_grace_seconds: float = Field(default=1.0, ge=0, le=30)
+    """After `ready`, how long live events wait for the client's first frame (its resume)."""
+
     def resolved_database_url(self) -> str:
         return self.database_url or self.sqlite_url("chat")

@@ -65,6 +65,8 @@ class StreamPolicy:
     """At most one typing frame per chat per connection in this long; the rest are dropped."""
     replay_page: int = 200
     """Messages read from the log per query while replaying."""
+    resume_grace_seconds: float = 1.0
+    """After `ready`, how long live events wait for the client's first frame (its resume)."""
 
 
 Item = tuple[str, Any]
@@ -106,6 +108,9 @@ class Connection:
         self._typing_at: dict[uuid.UUID, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._done = asyncio.Event()
+        self._first_frame = asyncio.Event()
+        self._first_resume: dict[uuid.UUID, int] | None = None
+        self._holding_done = False
         self.close_code: int | None = None
 
     # -- life cycle ----------------------------------------------------------------------
@@ -168,6 +173,8 @@ class Connection:
         task.add_done_callback(self._tasks.discard)
 
     def _enqueue(self, item: Item) -> None:
+        if self._inbox.qsize() >= self._policy.queue_size // 2:
+            self._first_frame.set()  # stop holding live events: the queue is the limit
         try:
             self._inbox.put_nowait(item)
         except asyncio.QueueFull:
@@ -195,7 +202,14 @@ class Connection:
                 frame = wire.read_client_frame(text)
             except wire.BadFrame as exc:
                 self._enqueue(("frame", wire.error_frame(str(exc))))
+                self._first_frame.set()
                 continue
+            if not self._holding_done and self._first_resume is None:
+                self._first_frame.set()
+                if isinstance(frame, wire.Resume):
+                    # Taken before any live event that queued up since `ready`.
+                    self._first_resume = frame.cursors
+                    continue
             if isinstance(frame, wire.Ping):
                 self._enqueue(("frame", wire.PONG))
             elif isinstance(frame, wire.Typing):
@@ -222,6 +236,14 @@ class Connection:
     # -- the one writer ------------------------------------------------------------------
 
     async def _dispatch(self) -> None:
+        # A live event written before the client's resume would make the replay either
+        # repeat it or go out of order: hold live events until the client's first frame
+        # (or the grace period), and when that frame is a resume, replay it first.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._first_frame.wait(), self._policy.resume_grace_seconds)
+        self._holding_done = True  # a resume from now on queues behind live events
+        if self._first_resume is not None:
+            await self._resume(self._first_resume)
         while True:
             kind, value = await self._inbox.get()
             if kind == "live":
