@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -235,3 +236,28 @@ def test_messages_whose_publish_failed_are_stored_and_delivered_by_resume(
                     if any(f.get("message", {}).get("seq") == seq for f in frames):
                         break
                     assert time.monotonic() < deadline, "live delivery did not come back"
+
+
+def test_a_hung_broker_costs_one_timeout_not_one_per_event(stack: Stack) -> None:
+    # A Redis that accepts connections and never answers, as behind a network partition.
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(128)
+        redis_url = f"redis://127.0.0.1:{hung.getsockname()[1]}/0"
+        env = _chat_env(stack.database_url, stack.auth.url, redis_url)
+        alice = stack.api.user()
+        crowd = stack.api.users(30, alice.tenant)
+        with (
+            ServiceProcess("parley_chat", env, log_dir=stack.logs) as replica,
+            httpx.Client(base_url=replica.url, timeout=60) as http,
+        ):
+            started = time.monotonic()
+            # One member.joined event for each of the 31 members.
+            created = http.post(
+                "/v1/chats",
+                json={"kind": "group", "members": [user.username for user in crowd]},
+                headers=alice.headers,
+            )
+            elapsed = time.monotonic() - started
+    assert created.status_code == 201
+    assert elapsed < 8  # about one publish timeout (1 s), not 31 of them

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 _RETRY_MIN_SECONDS = 0.1
 _RETRY_MAX_SECONDS = 5.0
+_SKIP_AFTER_FAILURE_SECONDS = 2.0
 
 
 class ResilientChannels(ChannelsPlugin):
@@ -110,6 +111,7 @@ class ChannelsPublisher:
             channels.backend_name if isinstance(channels, ResilientChannels) else "channels"
         )
         self.failures = 0
+        self._down_until = 0.0
 
     async def publish(self, event: events.ChatEvent) -> None:
         if self._tracer is None:
@@ -156,10 +158,18 @@ class ChannelsPublisher:
         return await self.send(wire.envelope(header, frame), targets)
 
     async def send(self, payload: bytes, targets: list[str]) -> bool:
+        # After a failure, skip the broker for a moment instead of waiting on it again:
+        # a group created with 200 members would otherwise wait 200 timeouts on a dead
+        # Redis. What is skipped is recovered from the log like any lost publish.
+        if time.monotonic() < self._down_until:
+            self.failures += 1
+            _PUBLISH_FAILED.inc()
+            return False
         try:
             await asyncio.wait_for(self._channels.wait_published(payload, targets), self._timeout)
         except (TimeoutError, redis.exceptions.RedisError, OSError) as exc:
             self.failures += 1
+            self._down_until = time.monotonic() + _SKIP_AFTER_FAILURE_SECONDS
             _PUBLISH_FAILED.inc()
             logger.warning(
                 "publishing to the broker failed; resume will recover it",
