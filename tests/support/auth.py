@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 
 from parley_auth.settings import AuthSettings
 from parley_auth.storage import migrate
+from support import services
 
 ADMIN_TOKEN = "test-admin-token-" + uuid.uuid4().hex
 PASSWORD = "correct horse battery staple"
@@ -40,14 +40,7 @@ def migrated(database_url: str) -> str:
 
 def truncate(database_url: str) -> None:
     """Empty the auth tables between tests; the schema and server stay."""
-    engine = sa.create_engine(database_url.replace("+aiosqlite", ""))
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(sa.text(f"TRUNCATE {', '.join(AUTH_TABLES)} CASCADE"))
-        else:
-            for table in AUTH_TABLES:
-                connection.execute(sa.text(f"DELETE FROM {table}"))
-    engine.dispose()
+    services.empty_tables(database_url, AUTH_TABLES)
 
 
 @dataclass(frozen=True)

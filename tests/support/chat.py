@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from parley_chat.settings import ChatSettings
 from parley_chat.storage import migrate
-from support import auth
+from support import auth, services
 
 CHAT_TABLES = ("messages", "chat_members", "chats")
 
@@ -56,14 +56,7 @@ def migrated(database_url: str) -> str:
 
 def truncate(database_url: str) -> None:
     """Empty the chat tables between tests; the schema and server stay."""
-    engine = sa.create_engine(database_url.replace("+aiosqlite", ""))
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(sa.text(f"TRUNCATE {', '.join(CHAT_TABLES)} CASCADE"))
-        else:
-            for table in CHAT_TABLES:
-                connection.execute(sa.text(f"DELETE FROM {table}"))
-    engine.dispose()
+    services.empty_tables(database_url, CHAT_TABLES)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 
 import pytest
 import redis
@@ -65,3 +66,15 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_URL
+
+
+def empty_tables(database_url: str, tables: Sequence[str]) -> None:
+    """Delete every row of `tables` (children first), keeping the schema."""
+    engine = sa.create_engine(database_url.replace("+aiosqlite", ""))
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(sa.text(f"DELETE FROM {table}"))
+    engine.dispose()
