@@ -37,3 +37,18 @@ def test_an_out_of_range_port_is_refused() -> None:
 def test_the_admin_token_never_shows_in_the_settings_repr() -> None:
     settings = CoreSettings(_env_file=None, admin_token="s3cret-token")
     assert "s3cret-token" not in repr(settings)
+
+
+def test_forwarded_allow_ips_takes_addresses_and_cidrs_and_trusts_only_loopback_by_default() -> (
+    None
+):
+    assert CoreSettings(_env_file=None).forwarded_allow_ips == "127.0.0.1"
+    trusted = CoreSettings(_env_file=None, forwarded_allow_ips=" 10.0.0.0/8, ::1 ,")
+    assert trusted.forwarded_allow_ips == "10.0.0.0/8,::1"
+    assert CoreSettings(_env_file=None, forwarded_allow_ips="").forwarded_allow_ips == ""
+
+
+@pytest.mark.parametrize("value", ["*", "10.0.0.1,*", "ingress-nginx", "10.0.0.0/33"])
+def test_forwarded_allow_ips_refuses_a_wildcard_and_what_is_not_an_address(value: str) -> None:
+    with pytest.raises(ValueError, match="forwarded_allow_ips"):
+        CoreSettings(_env_file=None, forwarded_allow_ips=value)

@@ -2,6 +2,12 @@
 through ours (configure `parley_core.logging` first), client addresses from trusted
 proxies only, and a bounded graceful shutdown.
 
+Client addresses: uvicorn's ProxyHeadersMiddleware (0.54) already does what the login
+limiter needs when given addresses or CIDRs: it reads X-Forwarded-For only from a trusted
+peer and takes the rightmost entry that is not itself a trusted proxy, so a client cannot
+choose its address by prepending entries. Only `*` makes it take the leftmost entry, which
+the client writes; `CoreSettings.forwarded_allow_ips` refuses `*` for that reason.
+
 One process a pod is also what keeps the Prometheus metrics right: they live in the
 process, and a pod's /metrics must answer for all of the pod (docs/observability.md).
 Scale with replicas, never with uvicorn workers."""
@@ -19,8 +25,9 @@ WS_PING_SECONDS = 20.0
 WS_MAX_FRAME_BYTES = 1024 * 1024
 
 
-def run(app: Any, settings: CoreSettings) -> None:
-    uvicorn.run(
+def config(app: Any, settings: CoreSettings) -> uvicorn.Config:
+    """How every process serves its app; tests serve apps with the same configuration."""
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -36,3 +43,7 @@ def run(app: Any, settings: CoreSettings) -> None:
         ws_ping_timeout=WS_PING_SECONDS,
         ws_max_size=WS_MAX_FRAME_BYTES,
     )
+
+
+def run(app: Any, settings: CoreSettings) -> None:
+    uvicorn.Server(config(app, settings)).run()

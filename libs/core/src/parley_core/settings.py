@@ -6,6 +6,7 @@ down; nothing reads the environment at import time.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
 
@@ -45,7 +46,10 @@ class CoreSettings(BaseSettings):
     """Comma-separated browser origins allowed by CORS; empty allows none."""
 
     forwarded_allow_ips: str = "127.0.0.1"
-    """Proxies (comma-separated, or `*`) whose X-Forwarded-For names the client address."""
+    """Proxies whose X-Forwarded-For names the client address: comma-separated addresses
+    or CIDRs (e.g. the ingress controller's pod network); empty trusts none. The client is
+    the rightmost entry that is not one of them. `*` is refused: it would take the leftmost
+    entry, which any client can write."""
 
     log_level: str = "INFO"
     """Root log level."""
@@ -56,6 +60,24 @@ class CoreSettings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        # uvicorn silently treats a malformed entry as a literal that never matches; say so
+        # at start-up instead of trusting nothing while the operator believes otherwise.
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            if entry == "*":
+                raise ValueError(
+                    "'*' trusts any peer and takes the leftmost X-Forwarded-For entry, which "
+                    "clients forge: name the ingress controller's addresses or CIDRs instead"
+                )
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR") from None
+        return ",".join(entries)
 
     @field_validator("database_url")
     @classmethod
