@@ -434,8 +434,50 @@ def test_network_policies_admit_only_the_ingress_controller_operator_prometheus_
     )
 
 
-def test_network_policies_are_off_by_default() -> None:
-    assert not charts.of_kind(default(), "NetworkPolicy")
+def test_network_policies_are_on_by_default_and_admit_only_the_known_callers() -> None:
+    manifests = default()
+    for component in SERVICES:
+        policy = charts.named(manifests, "NetworkPolicy", f"parley-{component}")
+        (rule,) = policy["spec"]["ingress"]
+        assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+        names = [peer["podSelector"].get("matchLabels", {}) for peer in rule["from"]]
+        expected = [
+            {"app.kubernetes.io/name": "ingress-nginx"},
+            {"app.kubernetes.io/name": "parley-operator"},
+            {"app.kubernetes.io/name": "prometheus"},
+        ]
+        assert [name for name in names if "app.kubernetes.io/component" not in name] == expected
+        pods = charts.named(manifests, "Deployment", f"parley-{component}")["spec"]["selector"]
+        assert policy["spec"]["podSelector"] == pods
+    assert charts.named(manifests, "NetworkPolicy", "parley-migrate")["spec"]["ingress"] == []
+
+
+def test_by_default_no_proxy_is_trusted_to_name_the_client_address() -> None:
+    for component in SERVICES:
+        deployment = charts.named(default(), "Deployment", f"parley-{component}")
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert charts.env(container)["PARLEY_FORWARDED_ALLOW_IPS"] == ""
+
+
+def test_a_wildcard_proxy_trust_is_refused_by_the_schema() -> None:
+    # uvicorn would take the leftmost X-Forwarded-For entry, which the client writes.
+    helm = charts.require(charts.HELM, "helm")
+    for value in ("*", "10.0.0.0/8\\,*"):  # --set splits on unescaped commas
+        result = subprocess.run(
+            [
+                helm,
+                "template",
+                "parley",
+                charts.CHARTS / "parley",
+                "--set-string",
+                f"config.forwardedAllowIps={value}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode != 0, value
+        assert "forwardedAllowIps" in result.stderr, value
 
 
 # Monitoring -------------------------------------------------------------------------------
