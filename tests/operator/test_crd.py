@@ -127,6 +127,7 @@ def test_the_crd_defaults_are_the_operators_and_the_auth_services() -> None:
     defaults = spec.TenantSpec()
     assert properties["selfRegistration"]["default"] is defaults.self_registration is False
     assert properties["suspended"]["default"] is defaults.suspended is False
+    assert properties["adopt"]["default"] is defaults.adopt is False
     auth_defaults = TenantLimits()
     assert limits["maxUsers"]["default"] == defaults.limits.max_users == auth_defaults.max_users
     assert (
@@ -148,6 +149,9 @@ def test_the_status_schema_admits_every_phase_the_operator_writes() -> None:
 
     schema = version()["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     assert schema["phase"]["enum"] == [phase.value for phase in status.Phase]
+    # The API server prunes status fields the schema lacks; the operator's record of the
+    # tenant it owns must survive.
+    assert schema["ownsTenant"]["type"] == "boolean"
 
 
 def test_there_are_examples_for_every_part_of_the_spec() -> None:
@@ -155,7 +159,7 @@ def test_there_are_examples_for_every_part_of_the_spec() -> None:
     for _, document in documents():
         if document["kind"] == "Tenant":
             used |= set(document["spec"])
-    assert used == {"displayName", "selfRegistration", "suspended", "limits", "admin"}
+    assert used == {"displayName", "selfRegistration", "suspended", "limits", "admin", "adopt"}
 
 
 @pytest.mark.parametrize(("where", "document"), documents(), ids=lambda value: str(value)[:60])

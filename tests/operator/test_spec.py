@@ -74,3 +74,10 @@ def test_a_password_secret_reference_needs_a_valid_name() -> None:
             "default",
             {"admin": {"username": "root", "passwordSecretRef": {"name": "Bad_Name"}}},
         )
+
+
+def test_adopting_what_the_tenant_did_not_create_is_an_explicit_boolean() -> None:
+    assert spec.parse("acme", "default", {"adopt": True}).spec.adopt is True
+    assert spec.parse("acme", "default", {}).spec.adopt is False
+    with pytest.raises(spec.InvalidSpec, match=r"spec\.adopt"):
+        spec.parse("acme", "default", {"adopt": "yes"})

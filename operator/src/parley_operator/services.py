@@ -58,9 +58,11 @@ class InternalApi:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _call(self, method: str, path: str, body: Any = None) -> httpx.Response:
+    async def _call(
+        self, method: str, path: str, body: Any = None, *, params: dict[str, str] | None = None
+    ) -> httpx.Response:
         try:
-            response = await self._http.request(method, path, json=body)
+            response = await self._http.request(method, path, json=body, params=params)
         except httpx.TransportError as exc:
             where = f"{self._http.base_url}".rstrip("/")
             raise Unavailable(
@@ -122,6 +124,17 @@ class AuthApi(InternalApi):
         if response.status_code != 200:
             raise self._refused("GET", path, response)
         return _tenant_state(response)
+
+    async def user_exists(self, slug: str, username: str) -> bool:
+        """Whether the tenant holds `username` (the route chat resolves members with)."""
+        path = f"/internal/v1/tenants/{slug}/users"
+        response = await self._call("GET", path, params={"username": username})
+        if response.status_code == 404:
+            raise Unavailable(self.service, f"GET {path} answered 404: the tenant is gone")
+        if response.status_code != 200:
+            raise self._refused("GET", path, response)
+        users = response.json().get("users") or []
+        return any(user.get("username") == username for user in users)
 
     async def put_user(self, slug: str, username: str, password: str) -> None:
         path = f"/internal/v1/tenants/{slug}/users/{username}"

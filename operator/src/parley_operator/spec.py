@@ -86,6 +86,11 @@ class TenantSpec(_SpecModel):
     suspended: bool = False
     limits: Limits = Limits()
     admin: Admin | None = None
+    adopt: bool = False
+    """Take over what this resource did not create: an existing tenant in auth, an existing
+    user named `admin.username` (its password is replaced) and an existing `<name>-admin`
+    Secret (it becomes owned by the Tenant, so it is deleted with it). Without it the
+    operator refuses each, so a Tenant cannot seize another's tenant, user or Secret."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,12 @@ They are plain async functions, so tests call them directly against real service
 Failure policy (issue 7): a service that does not answer is a `kopf.TemporaryError` with
 a doubling delay and `Ready=False` naming the service; a spec that cannot work is a
 `kopf.PermanentError` with `phase: Error` and a message that says what to change.
+
+Takeover (hardening issue, item 6): a Tenant changes or purges only the auth tenant it
+created, which `status.ownsTenant` records (status is written by the operator alone), and
+the admin user and `<name>-admin` Secret it made, which the Secret's owner reference
+records. Anything else of the same name is refused with a reason (`TenantExists`,
+`AdminUserExists`, `SecretConflict`) unless the resource sets `spec.adopt`.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from parley_operator.reconcile import status, tenants
 from parley_operator.settings import OperatorSettings
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "parley-operator"}
+# status field: auth's tenant was created (or, with spec.adopt, taken over) by this Tenant.
+OWNS_TENANT = "ownsTenant"
 
 
 class Context:
@@ -63,6 +71,14 @@ class Event:
 
 class AdminSecretInvalid(Exception):
     """The Secret the spec points at is missing or holds no usable password."""
+
+
+class NotOurs(Exception):
+    """Something this Tenant would change already exists and was not made by it."""
+
+    def __init__(self, reason: status.Reason, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 async def apply(context: Context, event: Event) -> None:
@@ -115,6 +131,9 @@ async def retire(context: Context, event: Event) -> None:
     if first is not None and first.namespace != _namespace(event):
         event.logger.info(f"The slug belongs to the Tenant in {first.namespace!r}; not purged.")
         return
+    if not _owns_tenant(event.body):
+        event.logger.info("This Tenant never created or adopted the tenant in auth; not purged.")
+        return
     try:
         # Chat first: while auth still holds the tenant nobody can re-create the slug and
         # inherit chat data that a failed purge left behind.
@@ -127,7 +146,7 @@ async def retire(context: Context, event: Event) -> None:
 
 async def _converge(context: Context, tenant: spec.Tenant, event: Event) -> None:
     try:
-        outcome = await _provision(context, tenant, event.body)
+        outcome = await _provision(context, tenant, event)
     except services.Unavailable as exc:
         _wait(context, event, exc.reason, exc.detail, exc)
     except kube.KubernetesUnavailable as exc:
@@ -138,6 +157,11 @@ async def _converge(context: Context, tenant: spec.Tenant, event: Event) -> None
         delay = context.backoff(event.retry)
         _report(event, status.failed(status.Reason.ADMIN_SECRET_INVALID, str(exc)))
         raise kopf.TemporaryError(str(exc), delay=delay) from exc
+    except NotOurs as exc:
+        # Permanent for this spec; the timer still re-applies (phase Error is not settled),
+        # so removing the other tenant, user or Secret heals it without touching the Tenant.
+        _report(event, status.failed(exc.reason, str(exc)))
+        raise kopf.PermanentError(str(exc)) from exc
     except services.Refused as exc:
         message = (
             f"{exc.service} refused the tenant ({exc.status_code}): {exc.detail}. "
@@ -148,11 +172,26 @@ async def _converge(context: Context, tenant: spec.Tenant, event: Event) -> None
     _report(event, outcome)
 
 
-async def _provision(context: Context, tenant: spec.Tenant, owner: kopf.Body) -> status.Outcome:
+async def _provision(context: Context, tenant: spec.Tenant, event: Event) -> status.Outcome:
+    # Checked until the first PUT only: once ours, a tenant deleted behind the operator's
+    # back is simply created again.
+    if (
+        not _owns_tenant(event.body)
+        and not tenant.spec.adopt
+        and await context.auth.get_tenant(tenant.slug) is not None
+    ):
+        raise NotOurs(
+            status.Reason.TENANT_EXISTS,
+            f"auth already holds a tenant {tenant.slug!r} that this Tenant did not create: "
+            "set spec.adopt to true to take it over (its settings become this spec's and "
+            "deleting the Tenant purges it), or choose another name",
+        )
     state = await context.auth.put_tenant(tenant.slug, tenants.desired(tenant))
+    if event.body.status.get(OWNS_TENANT) is not True:
+        event.patch.status[OWNS_TENANT] = True
     admin = tenant.spec.admin
     if admin is not None:
-        await _provision_admin(context, tenant, admin, owner)
+        await _provision_admin(context, tenant, admin, event.body)
         # The count auth gave before the admin existed may be one short.
         state = await context.auth.get_tenant(tenant.slug) or state
     return status.provisioned(
@@ -171,6 +210,28 @@ async def _provision_admin(
     # change handler), the loser of the create reads the winner's password and uses it.
     for _ in range(3):
         existing = await context.kubernetes.read_secret(tenant.namespace, name)
+        ours = existing is not None and _owned(existing, owner)
+        if existing is not None and not ours and not tenant.spec.adopt:
+            raise NotOurs(
+                status.Reason.SECRET_CONFLICT,
+                f"a Secret {name!r} that this Tenant does not own already exists in namespace "
+                f"{tenant.namespace!r}: delete or rename it, or set spec.adopt to true to take "
+                "it over (it is then overwritten, and deleted with the Tenant)",
+            )
+        # The user is ours when the Secret we own already names it; otherwise it must not
+        # exist yet, or its password would be replaced by someone who never held it.
+        managed = ours and existing is not None and existing.data.get("username") == admin.username
+        if (
+            not managed
+            and not tenant.spec.adopt
+            and await context.auth.user_exists(tenant.slug, admin.username)
+        ):
+            raise NotOurs(
+                status.Reason.ADMIN_USER_EXISTS,
+                f"the tenant already has a user {admin.username!r} that this Tenant did not "
+                "create: choose another spec.admin.username, or set spec.adopt to true to "
+                "take the user over (its password is replaced)",
+            )
         password = tenants.admin_password(
             username=admin.username,
             referenced=referenced,
@@ -288,6 +349,14 @@ def _ready_reason(event: Event) -> str | None:
         if isinstance(item, Mapping) and item.get("type") == "Ready":
             return str(item.get("reason"))
     return None
+
+
+def _owns_tenant(body: kopf.Body) -> bool:
+    # Tenants reconciled before `ownsTenant` existed show it by having been Ready.
+    return body.status.get(OWNS_TENANT) is True or body.status.get("phase") in (
+        status.Phase.READY,
+        status.Phase.SUSPENDED,
+    )
 
 
 def _owned(secret: kube.Secret, owner: kopf.Body) -> bool:

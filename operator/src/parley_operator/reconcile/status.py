@@ -28,6 +28,9 @@ class Reason(enum.StrEnum):
     INVALID_SPEC = "InvalidSpec"
     SLUG_TAKEN = "SlugTaken"
     ADMIN_SECRET_INVALID = "AdminSecretInvalid"
+    TENANT_EXISTS = "TenantExists"
+    ADMIN_USER_EXISTS = "AdminUserExists"
+    SECRET_CONFLICT = "SecretConflict"
     KUBERNETES_UNAVAILABLE = "KubernetesUnavailable"
     # AuthUnavailable, ChatUnavailable, AuthUnauthorized, ChatUnauthorized come from
     # services.Unavailable.reason as plain strings.
