@@ -313,3 +313,32 @@ def test_an_invalid_spec_ends_in_phase_error_with_a_message_naming_the_field(
 
         kubectl.patch(kubectl.tenants(namespace, name), {"spec": {"limits": {"maxUsers": 5}}})
         wait_phase(kubectl, namespace, name, "Ready")
+
+
+def test_a_tenant_for_an_existing_tenant_is_refused_and_its_deletion_purges_nothing(
+    run_operator: RunOperator,
+    make_settings: MakeSettings,
+    kubectl: Kubectl,
+    api: auth.AuthApi,
+    chat_url: str,
+    namespace: str,
+    slug: Callable[[], str],
+) -> None:
+    name = slug()
+    theirs = {"display_name": "Theirs", "self_registration": True}
+    created = api.http.put(f"/internal/v1/tenants/{name}", json=theirs, headers=api.admin)
+    assert created.status_code == 201
+    alice = api.account(name)
+    with run_operator(make_settings(chat_url=chat_url), namespace):
+        kubectl.tenant(namespace, name, {"displayName": "Mine", "admin": {"username": "root"}})
+        status = wait_phase(kubectl, namespace, name, "Error")
+        assert ready_condition(status)["reason"] == "TenantExists"
+
+        kubectl.delete(kubectl.tenants(namespace, name))
+        eventually(lambda: _gone(kubectl, namespace, name), what="the finalizer removed")
+
+    shown = api.http.get(f"/internal/v1/tenants/{name}", headers=api.admin)
+    assert shown.status_code == 200
+    assert shown.json()["display_name"] == "Theirs"
+    assert login(api, name, alice.username, auth.PASSWORD).status_code == 200
+    assert kubectl.get(kubectl.secrets(namespace, f"{name}-admin")) is None
