@@ -49,7 +49,7 @@ def test_a_database_an_older_version_left_readable_is_made_private(tmp_path: Pat
     database = tmp_path / "auth.db"
     url = auth.migrated(f"sqlite+aiosqlite:///{database}")
     database.chmod(0o644)
-    with ServedApp(create_app(auth.settings(tmp_path / "data", url))) as served:
-        with AuthApi(served.url) as api:
-            api.account()
+    settings = auth.settings(tmp_path / "data", url)
+    with ServedApp(create_app(settings)) as served, AuthApi(served.url) as api:
+        api.account()
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
