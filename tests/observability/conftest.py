@@ -35,6 +35,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "PARLEY_LOGIN_FAILURES_PER_ACCOUNT": "3",
         # Every test client is 127.0.0.1, and the counters live in the shared test Redis.
         "PARLEY_LOGIN_FAILURES_PER_ADDRESS": "100000",
+        "PARLEY_LOGINS_PER_ADDRESS": "100000",
+        "PARLEY_REGISTRATIONS_PER_ADDRESS": "100000",
     }
     with ServiceProcess("parley_auth", auth_env, log_dir=work) as auth_service:
         chat_env = {

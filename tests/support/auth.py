@@ -27,7 +27,10 @@ def settings(data_dir: Path, database_url: str, **overrides: Any) -> AuthSetting
         "argon2_time_cost": 1,
         "argon2_memory_kib": 64,
         "argon2_parallelism": 1,
+        # Every test client is 127.0.0.1: only tests of the per-address limits set them.
         "login_failures_per_address": 100_000,
+        "logins_per_address": 100_000,
+        "registrations_per_address": 100_000,
     }
     values.update(overrides)
     return AuthSettings(_env_file=None, **values)

@@ -52,7 +52,8 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        deadline = time.monotonic() + 30
+        # Generous: several test processes starting at once on a loaded CI machine.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"{self.module} exited at startup:\n{self.log()}")
@@ -62,7 +63,7 @@ class ServiceProcess:
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        raise TimeoutError(f"{self.module} did not start within 30 s:\n{self.log()}")
+        raise TimeoutError(f"{self.module} did not start within 90 s:\n{self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the process (SIGTERM: graceful; SIGKILL: a crash) and wait for it."""

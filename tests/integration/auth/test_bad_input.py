@@ -487,6 +487,10 @@ def test_a_display_name_outside_the_contract_is_a_422_naming_it(api: AuthApi, ro
         "a\x00b",
         "a\x7fb",
         "\u202eevil",
+        "a\u202ab",
+        "\u2066a\u2069",
+        "a\u200eb",
+        "\u200f",
         "a\u200bb",
         "\ufeff",
         "\ue000",
@@ -500,7 +504,17 @@ def test_a_display_name_outside_the_contract_is_a_422_naming_it(api: AuthApi, ro
 def test_visible_unicode_display_names_are_stored_exactly(api: AuthApi) -> None:
     tenant = api.tenant()
     for number, display_name in enumerate(
-        ("Zoë 😀", "e\u0301e\u0301", "مرحبا", "日本語の名前", "x" * 64, "a b", "😀" * 64)
+        (
+            "Zoë 😀",
+            "e\u0301e\u0301",
+            "مرحبا",
+            "日本語の名前",
+            "x" * 64,
+            "a b",
+            "😀" * 64,
+            "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian needs the ZWNJ
+            "👩\u200d💻",  # an emoji sequence joined by ZWJ
+        )
     ):
         with case(display_name):
             body = {
@@ -869,12 +883,16 @@ def is_password(value: Any) -> bool:
 
 def is_display_name(value: Any) -> bool:
     """Visible text: 1 to 64 characters, not all white space, nothing from Unicode's
-    "Other" categories (control, format, surrogate, private use, unassigned)."""
+    "Other" categories (control, format, surrogate, private use, unassigned) but the
+    zero-width joiner and non-joiner that scripts and emoji need."""
     return (
         isinstance(value, str)
         and 1 <= len(value) <= 64
-        and bool(value.strip())
-        and not any(unicodedata.category(char).startswith("C") for char in value)
+        and bool(value.replace("\u200c", "").replace("\u200d", "").strip())
+        and not any(
+            unicodedata.category(char).startswith("C") and char not in "\u200c\u200d"
+            for char in value
+        )
     )
 
 

@@ -1,13 +1,19 @@
-"""Failed-login limiting (shared/API.md "Auth API"), with the in-memory and the Redis counter.
+"""Login and registration limiting (shared/API.md "Auth API"), with the in-memory and the
+Redis counter.
 
 Each test starts its own servers with small limits (3 failures per account, 5 per client
 address, a 2 s window): past a limit login answers 429 with an honest `Retry-After`, even
 for the right password, until the window passes. With Redis the count is shared by every
 replica; with Redis gone, login fails fast with a 503 naming it.
+
+The concurrent tests read `parley_auth_password_verifications_total` from the servers'
+/metrics: however many wrong passwords arrive at once, at most the limit reach argon2.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -21,6 +27,7 @@ import pytest
 from parley_auth.app import create_app
 from support import auth, services
 from support.auth import Account, AuthApi
+from support.processes import ServiceProcess
 from support.servers import ServedApp
 
 PER_ACCOUNT = 3
@@ -45,14 +52,12 @@ def counter(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 @contextmanager
 def limited_server(data_dir: Path, database_url: str, **overrides: Any) -> Iterator[AuthApi]:
-    settings = auth.settings(
-        data_dir,
-        database_url,
-        login_failures_per_account=PER_ACCOUNT,
-        login_failures_per_address=PER_ADDRESS,
-        login_failure_window_seconds=WINDOW_SECONDS,
-        **overrides,
-    )
+    limits: dict[str, Any] = {
+        "login_failures_per_account": PER_ACCOUNT,
+        "login_failures_per_address": PER_ADDRESS,
+        "login_failure_window_seconds": WINDOW_SECONDS,
+    }
+    settings = auth.settings(data_dir, database_url, **{**limits, **overrides})
     with ServedApp(create_app(settings)) as served:
         client = AuthApi(served.url)
         try:
@@ -227,3 +232,179 @@ def test_with_redis_accepting_but_never_answering_login_answers_503_within_secon
         assert response.status_code == 503, response.text
         assert "redis" in response.json()["detail"].lower()
         assert elapsed < 5, elapsed
+
+
+# -- count first: concurrent guesses -------------------------------------------------------
+
+# Long enough that no window ends while a burst is being answered on a busy machine.
+BURST_WINDOW_SECONDS = 120
+
+
+def verifications(url: str) -> float:
+    """The server process's argon2 verifications so far, from its /metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    found = re.search(r"^parley_auth_password_verifications_total (\S+)$", text, re.MULTILINE)
+    assert found, "parley_auth_password_verifications_total is not exported"
+    return float(found.group(1))
+
+
+def all_at_once(urls: list[str], bodies: list[dict[str, str]]) -> list[int]:
+    """POST every body to /v1/auth/login at once, spread over `urls`; the statuses."""
+
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=0)
+        async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+            responses = await asyncio.gather(
+                *(
+                    client.post(f"{urls[n % len(urls)]}/v1/auth/login", json=body)
+                    for n, body in enumerate(bodies)
+                )
+            )
+        for response in responses:
+            if response.status_code == 429:
+                assert int(response.headers["retry-after"]) >= 1
+        return [response.status_code for response in responses]
+
+    return asyncio.run(burst())
+
+
+def wrong_guesses(account: Account, times: int) -> list[dict[str, str]]:
+    body = {"tenant": account.tenant, "username": account.username, "password": WRONG_PASSWORD}
+    return [body] * times
+
+
+def unknown_users(tenant: str, times: int) -> list[dict[str, str]]:
+    return [
+        {"tenant": tenant, "username": f"nobody-{n}", "password": WRONG_PASSWORD}
+        for n in range(times)
+    ]
+
+
+def assert_at_most_checked(statuses: list[int], checked: float, limit: int) -> None:
+    """No more than `limit` guesses reached argon2; each of them was a 401, the rest 429."""
+    assert 1 <= checked <= limit, (checked, statuses)
+    assert statuses.count(401) == checked, statuses
+    assert statuses.count(429) == len(statuses) - checked, statuses
+
+
+@pytest.mark.parametrize("guesses", [30, 200])
+def test_concurrent_wrong_passwords_for_one_account_reach_argon2_at_most_the_limit_times(
+    tmp_path: Path, sqlite_url: str, counter: dict[str, Any], guesses: int
+) -> None:
+    with limited_server(
+        tmp_path,
+        sqlite_url,
+        login_failures_per_address=100_000,
+        login_failure_window_seconds=BURST_WINDOW_SECONDS,
+        **counter,
+    ) as api:
+        account = api.account()
+        before = verifications(api.url)
+        statuses = all_at_once([api.url], wrong_guesses(account, guesses))
+        assert_at_most_checked(statuses, verifications(api.url) - before, PER_ACCOUNT)
+        assert_limited_for(api, account)
+
+
+@pytest.mark.parametrize("guesses", [30, 200])
+def test_concurrent_wrong_logins_from_one_address_reach_argon2_at_most_its_limit_times(
+    tmp_path: Path, sqlite_url: str, counter: dict[str, Any], guesses: int
+) -> None:
+    with limited_server(
+        tmp_path, sqlite_url, login_failure_window_seconds=BURST_WINDOW_SECONDS, **counter
+    ) as api:
+        tenant = api.tenant()
+        before = verifications(api.url)
+        statuses = all_at_once([api.url], unknown_users(tenant, guesses))
+        assert_at_most_checked(statuses, verifications(api.url) - before, PER_ADDRESS)
+
+
+def assert_limited_for(api: AuthApi, account: Account) -> None:
+    """Even the right password waits: the burst used up the account's failures."""
+    response = attempt(api, account)
+    assert response.status_code == 429, response.text
+    assert int(response.headers["retry-after"]) >= 1
+
+
+def test_two_auth_processes_on_postgres_and_redis_let_at_most_the_limit_reach_argon2(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    redis_url = services.redis_url()
+    env = {
+        "PARLEY_DATABASE_URL": postgres_url,
+        "PARLEY_REDIS_URL": redis_url,
+        "PARLEY_ADMIN_TOKEN": auth.ADMIN_TOKEN,
+        "PARLEY_ARGON2_TIME_COST": "1",
+        "PARLEY_ARGON2_MEMORY_KIB": "64",
+        "PARLEY_ARGON2_PARALLELISM": "1",
+        "PARLEY_LOGIN_FAILURES_PER_ACCOUNT": str(PER_ACCOUNT),
+        "PARLEY_LOGIN_FAILURES_PER_ADDRESS": str(PER_ADDRESS),
+        "PARLEY_LOGIN_FAILURE_WINDOW_SECONDS": str(BURST_WINDOW_SECONDS),
+    }
+    with (
+        ServiceProcess("parley_auth", {**env, "PARLEY_DATA_DIR": str(tmp_path / "one")},
+                       log_dir=tmp_path) as first,
+        ServiceProcess("parley_auth", {**env, "PARLEY_DATA_DIR": str(tmp_path / "two")},
+                       log_dir=tmp_path) as second,
+        AuthApi(first.url) as api,
+    ):  # fmt: skip
+        urls = [first.url, second.url]
+
+        def checked() -> float:
+            return sum(verifications(url) for url in urls)
+
+        account = api.account()
+        before = checked()
+        statuses = all_at_once(urls, wrong_guesses(account, 200))
+        assert_at_most_checked(statuses, checked() - before, PER_ACCOUNT)
+        with AuthApi(second.url) as other:
+            assert_limited_for(other, account)
+
+        services.redis_url()  # a new window for the address
+        before = checked()
+        statuses = all_at_once(urls, unknown_users(account.tenant, 200))
+        assert_at_most_checked(statuses, checked() - before, PER_ADDRESS)
+
+
+# -- per-address limits on everything that costs argon2 -----------------------------------
+
+
+def test_past_the_per_address_login_limit_even_successful_logins_wait_out_retry_after(
+    tmp_path: Path, sqlite_url: str, counter: dict[str, Any]
+) -> None:
+    with limited_server(tmp_path, sqlite_url, logins_per_address=4, **counter) as api:
+        account = api.account()
+        for _ in range(4):
+            assert attempt(api, account).status_code == 200
+        retry_after = assert_limited(attempt(api, account))
+        # Another account from the same address waits too; a wrong password is not checked.
+        assert_limited(attempt(api, api.account(account.tenant)))
+        assert_limited(attempt(api, account, WRONG_PASSWORD))
+        time.sleep(retry_after)
+        assert attempt(api, account).status_code == 200
+
+
+def register(api: AuthApi, tenant: str, username: str) -> httpx.Response:
+    return api.http.post(
+        "/v1/auth/register",
+        json={"tenant": tenant, "username": username, "password": auth.PASSWORD},
+    )
+
+
+def test_past_the_per_address_registration_limit_registering_waits_out_retry_after(
+    tmp_path: Path, sqlite_url: str, counter: dict[str, Any]
+) -> None:
+    with limited_server(
+        tmp_path,
+        sqlite_url,
+        registrations_per_address=3,
+        registration_window_seconds=WINDOW_SECONDS,
+        **counter,
+    ) as api:
+        tenant = api.tenant()
+        for n in range(3):
+            assert register(api, tenant, f"early{n}").status_code == 201
+        retry_after = assert_limited(register(api, tenant, "late0"))
+        usage = api.http.get(f"/internal/v1/tenants/{tenant}", headers=api.admin).json()["usage"]
+        assert usage == {"users": 3}
+        time.sleep(retry_after)
+        assert register(api, tenant, "late1").status_code == 201

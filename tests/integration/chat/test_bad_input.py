@@ -458,6 +458,20 @@ def test_a_title_of_only_white_space_or_with_control_characters_is_a_422_naming_
         "a\x00b",
         "\x00",
         "a\x1bb",
+        "a\nb",
+        # Bidirectional controls reorder what is shown ("Trojan Source"): U+202E shows
+        # "exe.txt" as "txt.exe".
+        "\u202etxt.exe",
+        "a\u202ab",
+        "a\u202db",
+        "\u2066a\u2069",
+        "a\u2067b",
+        "a\u2068b",
+        "a\u200eb",
+        "a\u200fb",
+        "\u061cab",
+        "a\u200bb",
+        "\ufeff",
     ):
         with case(title):
             response = chats.http.post(

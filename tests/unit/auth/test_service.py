@@ -13,7 +13,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from parley_auth.domain import errors
 from parley_auth.domain.passwords import PasswordHasher
-from parley_auth.domain.service import AuthService, LoginPolicy, TenantLimits, TenantSpec
+from parley_auth.domain.service import (
+    AuthService,
+    LoginPolicy,
+    RegistrationPolicy,
+    TenantLimits,
+    TenantSpec,
+)
 from parley_auth.domain.signing import SigningKey
 from parley_auth.storage import migrate
 from parley_core import db, ratelimit
@@ -39,9 +45,14 @@ def run(tmp_path: Path) -> Callable[[Callable[[AuthService], Awaitable[object]]]
                 hasher=PasswordHasher(time_cost=1, memory_kib=64, parallelism=1, concurrency=2),
                 signing_key=SigningKey(Ed25519PrivateKey.generate()),
                 failures=counter,
+                capacity=counter,
                 login_policy=LoginPolicy(
-                    failures_per_account=2, failures_per_address=50, window_seconds=60
+                    failures_per_account=2,
+                    failures_per_address=50,
+                    logins_per_address=1000,
+                    window_seconds=60,
                 ),
+                registration_policy=RegistrationPolicy(per_address=1000, window_seconds=60),
                 access_ttl=timedelta(minutes=15),
                 refresh_ttl=timedelta(days=1),
             )
@@ -63,7 +74,11 @@ async def _tenant(service: AuthService, slug: str = "acme", **spec: object) -> s
 
 async def _register(service: AuthService, tenant: str, username: str) -> None:
     await service.register(
-        tenant_slug=tenant, username=username, password=PASSWORD, display_name=None
+        tenant_slug=tenant,
+        username=username,
+        password=PASSWORD,
+        display_name=None,
+        client_address="a",
     )
 
 
@@ -176,5 +191,46 @@ def test_deleting_a_tenant_ends_its_logins_and_is_idempotent(run: Run[None]) -> 
             await service.refresh(pair.refresh_token)
         with pytest.raises(errors.UnknownTenant):
             await service.get_tenant(tenant)
+
+    run(body)
+
+
+def test_the_purge_keeps_live_logins_whole_so_reuse_is_still_caught(run: Run[None]) -> None:
+    async def body(service: AuthService) -> None:
+        tenant = await _tenant(service)
+        await _register(service, tenant, "alice")
+        await _register(service, tenant, "bobby")
+
+        async def login(username: str) -> str:
+            pair = await service.login(
+                tenant_slug=tenant, username=username, password=PASSWORD, client_address="a"
+            )
+            return pair.refresh_token
+
+        first = await login("alice")
+        latest = (await service.refresh(first)).refresh_token
+        await service.logout(await login("bobby"))
+        # bobby's one token and his login go; alice's used token stays until it expires.
+        assert await service.purge_refresh_tokens() == 2
+        assert await service.purge_refresh_tokens() == 0
+        with pytest.raises(errors.InvalidRefreshToken):
+            await service.refresh(first)
+        with pytest.raises(errors.InvalidRefreshToken):
+            await service.refresh(latest)  # the reuse above revoked the login
+
+    run(body)
+
+
+def test_the_purge_works_through_more_rows_than_one_batch(run: Run[None]) -> None:
+    async def body(service: AuthService) -> None:
+        tenant = await _tenant(service)
+        await _register(service, tenant, "alice")
+        for _ in range(7):
+            pair = await service.login(
+                tenant_slug=tenant, username="alice", password=PASSWORD, client_address="a"
+            )
+            await service.logout(pair.refresh_token)
+        # Seven tokens and seven logins, three rows a transaction.
+        assert await service.purge_refresh_tokens(batch_size=3) == 14
 
     run(body)

@@ -80,6 +80,91 @@ def test_concurrent_redis_hits_are_all_counted() -> None:
     assert asyncio.run(run()) == 50
 
 
+def test_more_concurrent_calls_than_redis_connections_wait_for_one_instead_of_failing() -> None:
+    url = services.redis_url()
+    key = uuid.uuid4().hex
+    calls = 2 * ratelimit.REDIS_CONNECTIONS
+
+    async def run() -> int:
+        client = ratelimit.redis_client(url)
+        counter = ratelimit.RedisCounter(client, prefix="t:")
+        try:
+            await asyncio.gather(*(counter.hit(key, window_seconds=60) for _ in range(calls)))
+            return (await counter.peek(key)).count
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(run()) == calls
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_take_lets_at_most_the_limit_through_however_many_arrive_at_once(backend: str) -> None:
+    async def run() -> tuple[int, int]:
+        client = ratelimit.redis_client(services.redis_url()) if backend == "redis" else None
+        counter: ratelimit.WindowCounter = (
+            ratelimit.RedisCounter(client, prefix="t:") if client else ratelimit.MemoryCounter()
+        )
+        limit = ratelimit.Limit("test", counter, uuid.uuid4().hex, 5, 60)
+
+        async def one() -> bool:
+            try:
+                await ratelimit.take([limit])
+            except ratelimit.LimitReached:
+                return False
+            return True
+
+        try:
+            admitted = sum(await asyncio.gather(*(one() for _ in range(150))))
+            return admitted, (await counter.peek(limit.key)).count
+        finally:
+            if client is not None:
+                await client.aclose()
+
+    # Refused calls gave their slots back: the count is what was let through.
+    assert asyncio.run(run()) == (5, 5)
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_giving_back_never_opens_a_window_nor_goes_below_zero(backend: str) -> None:
+    async def run() -> tuple[int, int]:
+        client = ratelimit.redis_client(services.redis_url()) if backend == "redis" else None
+        counter: ratelimit.WindowCounter = (
+            ratelimit.RedisCounter(client, prefix="t:") if client else ratelimit.MemoryCounter()
+        )
+        key = uuid.uuid4().hex
+        try:
+            await counter.give_back(key)  # nothing counted: nothing to give back
+            await counter.hit(key, window_seconds=60)
+            await counter.give_back(key)
+            await counter.give_back(key)
+            after = (await counter.peek(key)).count
+            # A bare DECR would have left -2 here, two free failures in every later window.
+            return after, (await counter.hit(key, window_seconds=60)).count
+        finally:
+            if client is not None:
+                await client.aclose()
+
+    assert asyncio.run(run()) == (0, 1)
+
+
+def test_a_limit_that_refuses_gives_back_the_slots_other_limits_took() -> None:
+    counter = ratelimit.MemoryCounter()
+    wide = ratelimit.Limit("wide", counter, "wide", 100, 60)
+    narrow = ratelimit.Limit("narrow", counter, "narrow", 1, 60)
+
+    async def run() -> tuple[str, int, int]:
+        await ratelimit.take([wide, narrow])
+        with pytest.raises(ratelimit.LimitReached) as refused:
+            await ratelimit.take([wide, narrow])
+        return (
+            refused.value.limit,
+            (await counter.peek("wide")).count,
+            (await counter.peek("narrow")).count,
+        )
+
+    assert asyncio.run(run()) == ("narrow", 1, 1)
+
+
 def test_a_dead_redis_is_reported_as_an_unavailable_dependency_quickly() -> None:
     async def run() -> None:
         client = ratelimit.redis_client("redis://127.0.0.1:1/0")

@@ -12,9 +12,12 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from parley_core import secretfiles
+
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An engine for `sqlite+aiosqlite://` or `postgresql+psycopg://`.
+    """An engine for `sqlite+aiosqlite://` or `postgresql+psycopg://`; a SQLite file is
+    created private to its owner (parley_core.secretfiles).
 
     `hide_parameters`: SQLAlchemy puts a failed statement's bound values in the error's
     text, and a logged error must never show a message body or a password hash.
@@ -22,7 +25,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            secretfiles.private_file(Path(parsed.database))
         engine = create_async_engine(url, hide_parameters=True, connect_args={"timeout": 15})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -34,7 +34,8 @@ DEPENDENCY_UP = Gauge(
 
 RATE_LIMITED = Counter(
     "parley_rate_limited_requests_total",
-    "Requests refused with 429 by a limit: login_account, login_address or messages_per_minute.",
+    "Requests refused with 429 by a limit: login_account, login_address, logins_address, "
+    "registrations_address or messages_per_minute.",
     ["limit"],
 )
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +17,7 @@ from litestar.plugins.prometheus import PrometheusController
 
 from parley_auth.api import routes
 from parley_auth.domain.passwords import PasswordHasher
-from parley_auth.domain.service import AuthService, LoginPolicy
+from parley_auth.domain.service import AuthService, LoginPolicy, RegistrationPolicy
 from parley_auth.domain.signing import SigningKey
 from parley_auth.settings import AuthSettings
 from parley_core import db, health, metrics, ratelimit, telemetry, tokens, web
@@ -25,6 +27,8 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 SERVICE = "parley-auth"
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = None) -> Litestar:
@@ -43,11 +47,14 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
         if redis is not None:
             tracing.instrument_redis(redis)
     unwatch_pool = metrics.watch_pool("auth", engine)
-    failures: ratelimit.WindowCounter = (
-        ratelimit.RedisCounter(redis, prefix="parley:auth:")
-        if redis is not None
-        else ratelimit.MemoryCounter()
-    )
+    failures: ratelimit.WindowCounter
+    capacity: ratelimit.WindowCounter
+    if redis is not None:
+        failures = ratelimit.RedisCounter(redis, prefix="parley:auth:")
+        # Limits that only protect CPU keep working, per process, while Redis is down.
+        capacity = ratelimit.FallbackCounter(failures, ratelimit.MemoryCounter())
+    else:
+        failures = capacity = ratelimit.MemoryCounter()
     auth = AuthService(
         sessions=db.sessionmaker(engine),
         hasher=PasswordHasher(
@@ -58,10 +65,16 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
         ),
         signing_key=signing_key,
         failures=failures,
+        capacity=capacity,
         login_policy=LoginPolicy(
             failures_per_account=settings.login_failures_per_account,
             failures_per_address=settings.login_failures_per_address,
+            logins_per_address=settings.logins_per_address,
             window_seconds=settings.login_failure_window_seconds,
+        ),
+        registration_policy=RegistrationPolicy(
+            per_address=settings.registrations_per_address,
+            window_seconds=settings.registration_window_seconds,
         ),
         access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
@@ -83,9 +96,15 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        purge = asyncio.create_task(
+            purge_refresh_tokens(auth, settings.refresh_token_purge_interval_seconds)
+        )
         try:
             yield
         finally:
+            purge.cancel()
+            with suppress(asyncio.CancelledError):
+                await purge
             unwatch_pool()
             if redis is not None:
                 await redis.aclose()
@@ -119,3 +138,14 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
         lifespan=[lifespan],
         state=State({"auth": auth}),
     )
+
+
+async def purge_refresh_tokens(auth: AuthService, interval_seconds: int) -> None:
+    """Every replica runs this; the purge is safe to run concurrently (AuthService)."""
+    while True:
+        await asyncio.sleep(interval_seconds)
+        try:
+            await auth.purge_refresh_tokens()
+        except Exception:
+            # A database outage: the rows wait for the next round; the process lives on.
+            logger.exception("refresh token purge failed")

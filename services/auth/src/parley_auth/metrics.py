@@ -10,13 +10,18 @@ from parley_core.metrics import RATE_LIMITED
 LOGIN_OUTCOMES = (
     "success",
     "bad_credentials",  # 401: unknown tenant or user, or a wrong password
-    "rate_limited",  # 429: too many failures for the account or the client address
+    "rate_limited",  # 429: too many failures for the account or address, or logins from it
     "suspended",  # 403 after the right password
 )
 LOGINS = Counter(
     "parley_auth_logins_total",
     "Login attempts, by outcome: success, bad_credentials, rate_limited, suspended.",
     ["outcome"],
+)
+
+PASSWORD_VERIFICATIONS = Counter(
+    "parley_auth_password_verifications_total",
+    "argon2 verifications of a login's password (unknown users included): the CPU logins cost.",
 )
 
 REGISTRATIONS = Counter(
@@ -31,5 +36,5 @@ REFRESH_TOKEN_REUSE = Counter(
 
 for _outcome in LOGIN_OUTCOMES:
     LOGINS.labels(outcome=_outcome)
-for _limit in ("login_account", "login_address"):
+for _limit in ("login_account", "login_address", "logins_address", "registrations_address"):
     RATE_LIMITED.labels(limit=_limit)

@@ -16,7 +16,7 @@ class AuthSettings(CoreSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=10, le=86_400)
     """Lifetime of an access token (15 minutes by default)."""
 
-    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=60)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=1)
     """Lifetime of a refresh token; each rotation starts a new one."""
 
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -38,7 +38,22 @@ class AuthSettings(CoreSettings):
     """Failed logins a minute from one client address before 429."""
 
     login_failure_window_seconds: int = Field(default=60, ge=1)
-    """Length of the failed-login window."""
+    """Length of the login windows: failed logins, and all logins per address."""
+
+    logins_per_address: int = Field(default=300, ge=1)
+    """Logins a window, successful or not, from one client address before 429: each one
+    costs an argon2 verification, so this bounds what one address can make the CPU do."""
+
+    registrations_per_address: int = Field(default=50, ge=1)
+    """Self-registrations a window from one client address before 429: each one costs an
+    argon2 hash and may take one of a tenant's max_users."""
+
+    registration_window_seconds: int = Field(default=3600, ge=1)
+    """Length of the registration window (an hour by default)."""
+
+    refresh_token_purge_interval_seconds: int = Field(default=600, ge=1)
+    """How often each replica deletes expired refresh tokens and revoked logins, in
+    bounded batches (several replicas purging at once only share the work)."""
 
     def resolved_database_url(self) -> str:
         return self.database_url or self.sqlite_url("auth")

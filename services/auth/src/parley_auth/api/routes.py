@@ -24,13 +24,17 @@ class AuthController(Controller):
 
     @post("/register", status_code=HTTP_201_CREATED)
     async def register(
-        self, data: JSONBody[schemas.RegisterBody], auth: NamedDependency[AuthService]
+        self,
+        data: JSONBody[schemas.RegisterBody],
+        auth: NamedDependency[AuthService],
+        request: Request[Any, Any, Any],
     ) -> schemas.UserOut:
         user = await auth.register(
             tenant_slug=data.tenant,
             username=data.username,
             password=data.password,
             display_name=data.display_name,
+            client_address=_client_address(request),
         )
         return schemas.UserOut.of(user)
 
@@ -41,13 +45,11 @@ class AuthController(Controller):
         auth: NamedDependency[AuthService],
         request: Request[Any, Any, Any],
     ) -> schemas.TokenPairOut:
-        # uvicorn resolves X-Forwarded-For from trusted proxies (PARLEY_FORWARDED_ALLOW_IPS).
-        address = request.client.host if request.client else "unknown"
         pair = await auth.login(
             tenant_slug=data.tenant.lower(),
             username=data.username.lower(),
             password=data.password,
-            client_address=address,
+            client_address=_client_address(request),
         )
         return schemas.TokenPairOut.of(pair)
 
@@ -135,3 +137,8 @@ class InternalController(Controller):
             display_name=data.display_name,
         )
         return Response(schemas.UserOut.of(user), status_code=201 if created else 200)
+
+
+def _client_address(request: Request[Any, Any, Any]) -> str:
+    # uvicorn resolves X-Forwarded-For from trusted proxies (PARLEY_FORWARDED_ALLOW_IPS).
+    return request.client.host if request.client else "unknown"

@@ -6,7 +6,6 @@ value becomes a 422 naming the field before any handler runs. Unknown fields are
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -27,13 +26,8 @@ Positive = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
 
 
 def _check_display_name(value: str | None) -> None:
-    # Control and format characters (NUL, bidi overrides) render as nothing or as
-    # something else, and NUL breaks PostgreSQL text.
-    if value is not None and (
-        not value.strip()
-        or any(unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn"} for char in value)
-    ):
-        raise ValueError("display_name must be visible text without control characters")
+    if value is not None and (problem := names.label_problem(value)):
+        raise ValueError(f"display_name {problem}")
 
 
 class RegisterBody(msgspec.Struct):

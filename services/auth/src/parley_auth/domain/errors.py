@@ -36,3 +36,11 @@ class InvalidRefreshToken(errors.Unauthorized):
 
 class TooManyLoginFailures(errors.TooManyRequests):
     detail = "too many failed logins; try again later"
+
+
+class TooManyLogins(errors.TooManyRequests):
+    detail = "too many logins from this address; try again later"
+
+
+class TooManyRegistrations(errors.TooManyRequests):
+    detail = "too many registrations from this address; try again later"

@@ -12,6 +12,8 @@ import anyio.to_thread
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from parley_auth import metrics
+
 
 class PasswordHasher:
     def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int, concurrency: int):
@@ -31,6 +33,7 @@ class PasswordHasher:
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """True when `password` matches; with no hash, spends the same time and says False."""
+        metrics.PASSWORD_VERIFICATIONS.inc()
         return await anyio.to_thread.run_sync(
             self._verify, password_hash, password, limiter=self._limiter
         )

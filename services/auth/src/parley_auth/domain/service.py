@@ -77,9 +77,25 @@ class TokenPair:
 
 @dataclass(frozen=True, slots=True)
 class LoginPolicy:
+    """shared/API.md "Auth API": failed logins per account and per address, and all logins
+    per address (each costs an argon2 verification), in windows of `window_seconds`."""
+
     failures_per_account: int
     failures_per_address: int
+    logins_per_address: int
     window_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationPolicy:
+    """Self-registrations per client address, in windows of `window_seconds`."""
+
+    per_address: int
+    window_seconds: int
+
+
+PURGE_BATCH = 500
+"""Rows one purge transaction deletes at most, so it never holds locks for long."""
 
 
 class AuthService:
@@ -90,24 +106,51 @@ class AuthService:
         hasher: PasswordHasher,
         signing_key: SigningKey,
         failures: ratelimit.WindowCounter,
+        capacity: ratelimit.WindowCounter,
         login_policy: LoginPolicy,
+        registration_policy: RegistrationPolicy,
         access_ttl: timedelta,
         refresh_ttl: timedelta,
     ) -> None:
+        """`failures` counts failed logins, a guard against guessing, so it must be shared
+        by every replica and fail closed; `capacity` counts what only costs CPU (logins and
+        registrations per address) and may fall back to one process's count."""
         self._sessions = sessions
         self._hasher = hasher
         self._key = signing_key
         self._failures = failures
+        self._capacity = capacity
         self._policy = login_policy
+        self._registration_policy = registration_policy
         self._access_ttl = access_ttl
         self._refresh_ttl = refresh_ttl
 
     # -- users -------------------------------------------------------------------------
 
     async def register(
-        self, *, tenant_slug: str, username: str, password: str, display_name: str | None
+        self,
+        *,
+        tenant_slug: str,
+        username: str,
+        password: str,
+        display_name: str | None,
+        client_address: str,
     ) -> UserView:
         parley_logging.bind(tenant=tenant_slug)
+        # Counted before anything else: an anonymous caller must not be able to keep the
+        # argon2 workers busy or fill a tenant's max_users.
+        per_address = ratelimit.Limit(
+            "registrations_address",
+            self._capacity,
+            f"register:address:{client_address}",
+            self._registration_policy.per_address,
+            self._registration_policy.window_seconds,
+        )
+        try:
+            await ratelimit.take([per_address])
+        except ratelimit.LimitReached as refused:
+            RATE_LIMITED.labels(limit=refused.limit).inc()
+            raise errors.TooManyRegistrations(retry_after=refused.retry_after) from None
         async with self._sessions() as session:
             tenant = await queries.tenant_by_slug(session, tenant_slug)
             _check_registration_open(tenant)
@@ -154,24 +197,59 @@ class AuthService:
     async def login(
         self, *, tenant_slug: str, username: str, password: str, client_address: str
     ) -> TokenPair:
-        parley_logging.bind(tenant=tenant_slug)
-        account_key = f"login:account:{tenant_slug}:{username}"
-        address_key = f"login:address:{client_address}"
-        await self._refuse_when_limited(account_key, address_key)
+        """Past a limit, 429 even for the right password (shared/API.md "Auth API").
 
-        tenant = user = None
-        if _may_be_stored(tenant_slug, username):
-            async with self._sessions() as session:
-                tenant = await queries.tenant_by_slug(session, tenant_slug)
-                if tenant is not None:
-                    user = await queries.user_by_username(session, username, tenant_id=tenant.id)
-        verified = await self._hasher.verify(user.password_hash if user else None, password)
-        if tenant is None or user is None or not verified:
-            await self._failures.hit(account_key, window_seconds=self._policy.window_seconds)
-            await self._failures.hit(address_key, window_seconds=self._policy.window_seconds)
+        Each attempt first takes a slot under every limit (parley_core.ratelimit: count
+        first, then decide), so however many arrive at once, no more than the limit reach
+        argon2. A failed password keeps its failure slots; anything else (the right
+        password, a suspended tenant, a dependency down) gives them back, so successes
+        never count as failures. The per-address logins slot is kept either way: the
+        verification was spent.
+        """
+        parley_logging.bind(tenant=tenant_slug)
+        window = self._policy.window_seconds
+        failures = [
+            ratelimit.Limit(
+                "login_account",
+                self._failures,
+                f"login:account:{tenant_slug}:{username}",
+                self._policy.failures_per_account,
+                window,
+            ),
+            ratelimit.Limit(
+                "login_address",
+                self._failures,
+                f"login:address:{client_address}",
+                self._policy.failures_per_address,
+                window,
+            ),
+        ]
+        logins = ratelimit.Limit(
+            "logins_address",
+            self._capacity,
+            f"logins:address:{client_address}",
+            self._policy.logins_per_address,
+            window,
+        )
+        try:
+            await ratelimit.take([*failures, logins])
+        except ratelimit.LimitReached as refused:
+            metrics.LOGINS.labels(outcome="rate_limited").inc()
+            # One count per refused request: the account's limit when several are reached.
+            RATE_LIMITED.labels(limit=refused.limit).inc()
+            if refused.limit == logins.name:
+                raise errors.TooManyLogins(retry_after=refused.retry_after) from None
+            raise errors.TooManyLoginFailures(retry_after=refused.retry_after) from None
+        try:
+            tenant, user = await self._check_password(tenant_slug, username, password)
+        except errors.BadCredentials:
             metrics.LOGINS.labels(outcome="bad_credentials").inc()
             logger.info("login failed", extra={"tenant": tenant_slug})
-            raise errors.BadCredentials()
+            raise
+        except BaseException:
+            await ratelimit.give_back(failures)
+            raise
+        await ratelimit.give_back(failures)
         # Only after the password: a guesser must not learn that a tenant is suspended.
         if tenant.suspended:
             metrics.LOGINS.labels(outcome="suspended").inc()
@@ -234,22 +312,50 @@ class AuthService:
         if known is None:
             raise errors.InvalidRefreshToken()
 
-    async def _refuse_when_limited(self, account_key: str, address_key: str) -> None:
-        account = await self._failures.peek(account_key)
-        address = await self._failures.peek(address_key)
-        blocked = [
-            (name, window.resets_in)
-            for name, window, limit in (
-                ("login_account", account, self._policy.failures_per_account),
-                ("login_address", address, self._policy.failures_per_address),
-            )
-            if window.count >= limit
-        ]
-        if blocked:
-            metrics.LOGINS.labels(outcome="rate_limited").inc()
-            # One count per refused request: the account's limit when both are reached.
-            RATE_LIMITED.labels(limit=blocked[0][0]).inc()
-            raise errors.TooManyLoginFailures(retry_after=max(wait for _, wait in blocked))
+    async def _check_password(
+        self, tenant_slug: str, username: str, password: str
+    ) -> tuple[Tenant, User]:
+        """The tenant and user whose password this is, or BadCredentials; unknown tenants
+        and users cost the same argon2 verification as a wrong password."""
+        tenant = user = None
+        if _may_be_stored(tenant_slug, username):
+            async with self._sessions() as session:
+                tenant = await queries.tenant_by_slug(session, tenant_slug)
+                if tenant is not None:
+                    user = await queries.user_by_username(session, username, tenant_id=tenant.id)
+        verified = await self._hasher.verify(user.password_hash if user else None, password)
+        if tenant is None or user is None or not verified:
+            raise errors.BadCredentials()
+        return tenant, user
+
+    async def purge_refresh_tokens(self, *, batch_size: int = PURGE_BATCH) -> int:
+        """Delete expired refresh tokens, the tokens of revoked logins, then logins with no
+        token left; `batch_size` rows a transaction. Returns the rows deleted.
+
+        Safe on several replicas at once: each batch is one bounded DELETE, and on
+        PostgreSQL the rows it picks are locked with SKIP LOCKED, so concurrent purges
+        take different rows instead of waiting on each other. An expired token that was
+        rotated can no longer reveal a reuse once deleted; a reuse is then an unknown
+        token (still 401), and the login it came from ended with that token's lifetime
+        unless it was rotated since.
+        """
+        now = utcnow()
+        deleted = 0
+        while True:
+            async with self._sessions() as session, session.begin():
+                batch = await queries.delete_dead_refresh_tokens(session, now=now, limit=batch_size)
+            deleted += batch
+            if batch < batch_size:
+                break
+        while True:
+            async with self._sessions() as session, session.begin():
+                batch = await queries.delete_empty_families(session, limit=batch_size)
+            deleted += batch
+            if batch < batch_size:
+                break
+        if deleted:
+            logger.info("refresh tokens purged", extra={"rows": deleted})
+        return deleted
 
     async def _issue(
         self,

@@ -159,3 +159,52 @@ async def revoke_family(
         )
         .values(revoked_at=now)
     )
+
+
+# -- maintenance: the only queries across tenants, run by the purge task, not a request ---
+
+
+async def delete_dead_refresh_tokens(session: AsyncSession, *, now: datetime, limit: int) -> int:
+    """Delete up to `limit` refresh tokens that expired or whose login was revoked."""
+    revoked = sa.select(col(RefreshFamily.id)).where(col(RefreshFamily.revoked_at).is_not(None))
+    batch = (
+        sa.select(col(RefreshToken.token_hash))
+        .where(
+            sa.or_(
+                col(RefreshToken.expires_at) <= now,
+                col(RefreshToken.family_id).in_(revoked),
+            )
+        )
+        .limit(limit)
+        # PostgreSQL: replicas purging at once take different rows; SQLite ignores it.
+        .with_for_update(skip_locked=True)
+        .correlate(None)  # its own scan of the table, not the DELETE's row
+    )
+    result = await session.exec(
+        sa.delete(RefreshToken).where(col(RefreshToken.token_hash).in_(batch.scalar_subquery()))
+    )
+    return result.rowcount
+
+
+async def delete_empty_families(session: AsyncSession, *, limit: int) -> int:
+    """Delete up to `limit` logins that have no refresh token left.
+
+    A login's first token is inserted in the transaction that creates it, and a later one
+    only by rotating a live one, so a family without tokens can never get one again.
+    """
+    has_tokens = (
+        sa.select(sa.literal(1))
+        .where(col(RefreshToken.family_id) == RefreshFamily.id)
+        .correlate(RefreshFamily)
+    )
+    batch = (
+        sa.select(col(RefreshFamily.id))
+        .where(~has_tokens.exists())
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .correlate(None)
+    )
+    result = await session.exec(
+        sa.delete(RefreshFamily).where(col(RefreshFamily.id).in_(batch.scalar_subquery()))
+    )
+    return result.rowcount

@@ -25,7 +25,7 @@ from parley_chat.domain import errors, events
 from parley_chat.domain.directory import Directory, TenantPolicy, UserRef
 from parley_chat.storage import queries
 from parley_chat.storage.models import Chat, Member, Message
-from parley_core import ratelimit
+from parley_core import names, ratelimit
 from parley_core.db import utcnow
 from parley_core.errors import InvalidField
 from parley_core.metrics import RATE_LIMITED
@@ -91,8 +91,8 @@ class ChatService:
         usernames: Sequence[str],
     ) -> tuple[ChatView, bool]:
         """A new chat owned by the caller; for a pair's existing direct chat, that one."""
-        if title is not None and (not _visible(title) or _FORBIDDEN_CHARS.search(title)):
-            raise InvalidField("title", "must be visible text without control characters")
+        if title is not None and (problem := names.label_problem(title)):
+            raise InvalidField("title", problem)
         others = sorted(set(usernames) - {caller.username})
         if kind == "direct" and len(others) != 1:
             raise InvalidField("members", "a direct chat names exactly one other user")

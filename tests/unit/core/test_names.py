@@ -1,0 +1,40 @@
+"""parley_core.names.label_problem: the one rule for display names and chat titles."""
+
+from __future__ import annotations
+
+import pytest
+
+from parley_core import names
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "Zoë",
+        "Équipe 🚀",
+        "e\u0301",
+        "  spaced  ",
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian, with ZWNJ
+        "👨\u200d👩\u200d👧",  # an emoji family joined by ZWJ
+    ],
+)
+def test_visible_labels_pass(label: str) -> None:
+    assert names.label_problem(label) is None
+
+
+@pytest.mark.parametrize("control", sorted(names.BIDI_CONTROLS))
+def test_every_bidirectional_control_is_refused_by_its_code_point(control: str) -> None:
+    problem = names.label_problem(f"invoice{control}fdp.exe")
+    assert problem == f"contains the bidirectional control U+{ord(control):04X}"
+
+
+@pytest.mark.parametrize("label", ["a\x00b", "a\nb", "a\u200bb", "\ufeffa", "a\ue000", "\ud800"])
+def test_control_and_other_invisible_characters_are_refused(label: str) -> None:
+    problem = names.label_problem(label)
+    assert problem is not None
+    assert problem.startswith("contains the control character U+")
+
+
+@pytest.mark.parametrize("label", ["", " ", "\u3000", "\u200d", "\u200c "])
+def test_a_label_of_nothing_visible_is_refused(label: str) -> None:
+    assert names.label_problem(label) == "must contain something besides white space"
