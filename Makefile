@@ -30,10 +30,20 @@ run: .venv/.synced ## Run all of Parley in one process on SQLite (PARLEY_PORT, d
 test: .venv/.synced chart-tools ## Run the test suite (PARLEY_REQUIRE_SERVICES=1 fails instead of skipping)
 	$(RUN) pytest $(PYTEST_ARGS)
 
-lint: .venv/.synced ## ruff and the import-linter layer contracts
+# deptry, once per workspace member: each image installs one member with `uv sync --package`,
+# so every module a member imports must be among its own dependencies, not another's.
+# deptry reads a member's configuration from the pyproject.toml it reads the dependencies
+# from, so a member's exceptions sit in that member's [tool.deptry].
+MEMBERS = $(shell $(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['tool']['uv']['workspace']['members'])")
+
+lint: .venv/.synced ## ruff, the import-linter layer contracts, and deptry on every member's declared dependencies
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) lint-imports
+	@for member in $(MEMBERS); do \
+	  echo "deptry $$member"; \
+	  $(RUN) deptry --config $$member/pyproject.toml $$member/src || exit 1; \
+	done
 
 typecheck: .venv/.synced ## mypy --strict over every src tree
 	$(RUN) mypy
