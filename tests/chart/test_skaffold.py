@@ -1,4 +1,4 @@
-"""skaffold.yaml builds the three images from their Dockerfiles and deploys the charts in
+"""skaffold.yaml builds the three images from the one Dockerfile and deploys the charts in
 dependency order, setting image values that exist in the charts; the dev profile targets a
 local kind cluster. (skaffold itself cannot be installed here: these checks read the file.)"""
 
@@ -19,12 +19,17 @@ def config() -> dict[str, Any]:
     return loaded
 
 
-def test_skaffold_builds_the_three_images_from_their_dockerfiles() -> None:
+def test_skaffold_builds_the_three_images_from_the_one_dockerfile() -> None:
     artifacts = config()["build"]["artifacts"]
     assert [a["image"] for a in artifacts] == ["parley-auth", "parley-chat", "parley-operator"]
     for artifact in artifacts:
         assert artifact["context"] == "."
-        assert (charts.REPO / artifact["docker"]["dockerfile"]).is_file()
+        docker = artifact["docker"]
+        assert docker["dockerfile"] == "Dockerfile"
+        assert (charts.REPO / docker["dockerfile"]).is_file()
+        # Each image installs the member it is named after, with that member's target.
+        assert docker["buildArgs"] == {"PACKAGE": artifact["image"]}
+        assert docker["target"] == charts.IMAGES[artifact["image"]][1]
 
 
 def test_skaffold_deploys_crds_then_parley_then_the_operator_with_helm() -> None:

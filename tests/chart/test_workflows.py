@@ -88,12 +88,26 @@ def test_the_charts_workflow_runs_the_chart_checks() -> None:
     assert "make chart-check" in commands("charts.yml")
 
 
-def test_the_images_workflow_builds_each_dockerfile() -> None:
+def test_the_images_workflow_builds_each_image_from_the_one_dockerfile() -> None:
     (job,) = workflow("images.yml")["jobs"].values()
-    built = {entry["dockerfile"] for entry in job["strategy"]["matrix"]["include"]}
-    assert built == {"services/auth/Dockerfile", "services/chat/Dockerfile", "operator/Dockerfile"}
-    for dockerfile in built:
-        assert (charts.REPO / dockerfile).is_file()
+    built = {entry["image"]: entry["target"] for entry in job["strategy"]["matrix"]["include"]}
+    assert built == {member: target for member, (_, target) in charts.IMAGES.items()}
+    (build,) = (step for step in job["steps"] if "docker/build-push" in step.get("uses", ""))
+    assert build["with"]["file"] == charts.DOCKERFILE.name
+    assert build["with"]["target"] == "${{ matrix.target }}"
+    # The image name is the member it installs.
+    assert build["with"]["build-args"] == "PACKAGE=${{ matrix.image }}"
+    smoke = commands("images.yml")
+    assert '--build-arg "PACKAGE=${{ matrix.image }}" --target "${{ matrix.target }}"' in smoke
+
+
+def test_e2e_builds_each_image_from_the_one_dockerfile() -> None:
+    run = commands("e2e.yml")
+    assert '--file Dockerfile --build-arg "PACKAGE=parley-$member" --target "$target"' in " ".join(
+        run.replace("\\\n", " ").split()
+    )
+    for member in charts.IMAGES:
+        assert member.removeprefix("parley-") in run
 
 
 def test_e2e_installs_everything_on_kind_and_smoke_tests_through_the_ingress() -> None:

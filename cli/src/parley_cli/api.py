@@ -2,95 +2,44 @@
 
 It sends requests, turns error answers and unreachable servers into `parley_cli.errors`,
 and on a 401 rotates the token pair once through `Credentials` and retries. The JSON it
-returns is typed with the contract's shapes as TypedDicts: the server is trusted to keep
-its contract, so bodies are not validated field by field, but anything that is not the
-expected kind of JSON is reported as an unexpected answer rather than a traceback.
+returns is typed with the contract's shapes (`parley_cli.shapes`, re-exported here): the
+server is trusted to keep its contract, so bodies are not validated field by field, but
+anything that is not the expected kind of JSON is reported as an unexpected answer rather
+than a traceback. What takes more than one request, such as history longer than a page or
+a tenant changed field by field, is done here too, so commands make single calls.
 """
 
 from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Callable, Mapping
-from typing import Any, NotRequired, Protocol, TypedDict, cast
+from typing import Any, Protocol, cast
 
 import httpx
 
 from parley_cli.errors import ApiError, AuthError, UsageError
+from parley_cli.shapes import Chat, Limits, Member, Message, Page, Tenant, TokenPair, User
+
+__all__ = [
+    "MAX_PAGE",
+    "STREAM_PATH",
+    "Chat",
+    "Client",
+    "Credentials",
+    "Limits",
+    "Member",
+    "Message",
+    "Page",
+    "Tenant",
+    "TokenPair",
+    "User",
+    "check_server_url",
+    "stream_url",
+]
 
 STREAM_PATH = "/v1/stream"
 MAX_PAGE = 200
 """shared/API.md: `limit` is at most 200."""
-
-
-class User(TypedDict):
-    id: str
-    tenant: str
-    username: str
-    display_name: str
-    created_at: str
-
-
-class TokenPair(TypedDict):
-    access_token: str
-    refresh_token: str
-    token_type: str
-    expires_in: int
-
-
-class Member(TypedDict):
-    user_id: str
-    username: str
-    role: str
-    joined_at: str
-
-
-class Chat(TypedDict):
-    id: str
-    kind: str
-    title: str | None
-    created_at: str
-    last_seq: int
-    last_read_seq: int
-    unread: int
-    members: list[Member]
-    last_activity_at: NotRequired[str]
-    """Not in the v1 contract's chat shape; `created_at` stands in when it is absent."""
-
-
-class Message(TypedDict):
-    id: str
-    chat_id: str
-    seq: int
-    sender_id: str
-    sender_username: str
-    body: str
-    client_msg_id: str | None
-    created_at: str
-    edited_at: str | None
-    deleted: bool
-
-
-class Page(TypedDict):
-    messages: list[Message]
-    has_more: bool
-
-
-class Limits(TypedDict):
-    max_users: int
-    messages_per_minute: int
-    max_message_chars: int
-
-
-class Tenant(TypedDict):
-    id: str
-    slug: str
-    display_name: str | None
-    self_registration: bool
-    suspended: bool
-    limits: Limits
-    usage: dict[str, int]
-    created_at: str
-    updated_at: str
 
 
 class Credentials(Protocol):
@@ -240,6 +189,33 @@ class Client:
         path = f"/v1/chats/{_quote(chat_id)}/messages"
         return cast(Page, self._user("GET", path, dict, params=params))
 
+    def messages_after(self, chat_id: str, after_seq: int, limit: int) -> list[Message]:
+        """Up to `limit` messages after `after_seq`, oldest first, in as many pages as needed."""
+        messages: list[Message] = []
+        while len(messages) < limit:
+            page = self.history(
+                chat_id, after_seq=after_seq, limit=min(MAX_PAGE, limit - len(messages))
+            )
+            messages += page["messages"]
+            if not page["has_more"] or not page["messages"]:
+                break
+            after_seq = page["messages"][-1]["seq"]
+        return messages
+
+    def messages_before(self, chat_id: str, before_seq: int, limit: int) -> list[Message]:
+        """The last `limit` messages before `before_seq`, oldest first, in as many pages as
+        needed (each page is the newest part of what is left)."""
+        messages: list[Message] = []
+        while len(messages) < limit:
+            page = self.history(
+                chat_id, before_seq=before_seq, limit=min(MAX_PAGE, limit - len(messages))
+            )
+            messages[:0] = page["messages"]
+            if not page["has_more"] or not page["messages"]:
+                break
+            before_seq = page["messages"][0]["seq"]
+        return messages
+
     def edit(self, chat_id: str, seq: int, body: str) -> Message:
         path = f"/v1/chats/{_quote(chat_id)}/messages/{seq}"
         return cast(Message, self._user("PATCH", path, dict, json={"body": body}))
@@ -268,6 +244,31 @@ class Client:
         """
         response = self._admin("PUT", f"/internal/v1/tenants/{_quote(slug)}", json=spec)
         return cast(Tenant, self._json(response, dict)), response.status_code == 201
+
+    def merge_tenant(
+        self, slug: str, settings: Mapping[str, Any], limits: Mapping[str, int]
+    ) -> tuple[Tenant, bool]:
+        """Create or update `slug`, changing only the `settings` and `limits` given: the
+        rest keeps its stored value, or the server's default for a new tenant.
+
+        shared/API.md: PUT replaces the whole tenant, so the stored one is read first and
+        the changes are applied on top of it.
+        """
+        current = self.find_tenant(slug)
+        spec: dict[str, Any] = {}
+        merged_limits: dict[str, Any] = {}
+        if current is not None:
+            spec = {
+                "display_name": current["display_name"],
+                "self_registration": current["self_registration"],
+                "suspended": current["suspended"],
+            }
+            merged_limits = dict(current["limits"])
+        spec.update(settings)
+        merged_limits.update(limits)
+        if merged_limits:
+            spec["limits"] = merged_limits
+        return self.put_tenant(slug, spec)
 
     def get_tenant(self, slug: str) -> Tenant:
         response = self._admin("GET", f"/internal/v1/tenants/{_quote(slug)}")

@@ -253,14 +253,3 @@ def test_unreadable_keys_in_the_jwks_are_skipped() -> None:
     source = CountingSource(broken, "not an object", _jwk(key, "k1"))  # type: ignore[arg-type]
     verifier = tokens.Verifier(source)
     assert asyncio.run(verifier.verify(_token(key, "k1"))).username == "alice"
-
-
-def test_the_http_source_reports_an_unreachable_jwks() -> None:
-    import httpx
-
-    async def run() -> None:
-        async with httpx.AsyncClient(timeout=2) as client:
-            await tokens.http_jwks_source(client, "http://127.0.0.1:1/.well-known/jwks.json")()
-
-    with pytest.raises(tokens.JwksUnavailable):
-        asyncio.run(run())

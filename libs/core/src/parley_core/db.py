@@ -63,10 +63,6 @@ async def ping(engine: AsyncEngine) -> None:
         await connection.execute(sa.text("SELECT 1"))
 
 
-def is_postgres(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "postgresql"
-
-
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both backends (SQLite drops the offset)."""
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import jwt
 
 ALGORITHM = "EdDSA"
@@ -156,21 +155,6 @@ def _parse_jwks(document: dict[str, Any]) -> dict[str, jwt.PyJWK]:
         except jwt.PyJWTError:
             logger.warning("skipping an unreadable key in the JWKS", extra={"kid": entry["kid"]})
     return keys
-
-
-def http_jwks_source(client: httpx.AsyncClient, url: str) -> JwksSource:
-    """Fetch the JWKS from auth, raising JwksUnavailable when it does not answer."""
-
-    async def fetch() -> dict[str, Any]:
-        try:
-            response = await client.get(url)
-            response.raise_for_status()
-            document: dict[str, Any] = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise JwksUnavailable(f"{url}: {exc}") from exc
-        return document
-
-    return fetch
 
 
 def bearer_token(authorization: str | None) -> str | None:

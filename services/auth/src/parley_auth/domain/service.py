@@ -511,7 +511,3 @@ def _parse_refresh_token(token: str) -> tuple[uuid.UUID, str]:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def tenant_limits_of(tenant: Tenant) -> TenantLimits:
-    return TenantLimits(tenant.max_users, tenant.messages_per_minute, tenant.max_message_chars)

@@ -1,0 +1,82 @@
+"""`parley chats`, `parley chat create|dm` and `parley members list|add|remove`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from parley_cli import lookup, output
+from parley_cli.commands import common
+
+app = typer.Typer()
+chat_app = typer.Typer(help="Start chats.", no_args_is_help=True)
+members_app = typer.Typer(help="List, add and remove a chat's members.", no_args_is_help=True)
+
+
+@app.command()
+def chats(ctx: typer.Context, json: common.Json = False) -> None:
+    """List your chats, most recent activity first."""
+    this = common.session(ctx)
+    output.Output(json_mode=json).chats(this.client(ctx).chats(), this.me())
+
+
+@chat_app.command("create")
+def chat_create(
+    ctx: typer.Context,
+    title: Annotated[str | None, typer.Option("--title", "-t")] = None,
+    member: Annotated[
+        list[str] | None, typer.Option("--member", "-m", help="A username; repeat for more.")
+    ] = None,
+    json: common.Json = False,
+) -> None:
+    """Start a group chat; you are its owner."""
+    this = common.session(ctx)
+    chat = this.client(ctx).create_chat("group", member or [], title)
+    output.Output(json_mode=json).chat(chat, this.me(), "Created")
+
+
+@chat_app.command("dm")
+def chat_dm(ctx: typer.Context, user: str, json: common.Json = False) -> None:
+    """Open the direct chat with USER (the same one every time)."""
+    this = common.session(ctx)
+    chat = this.client(ctx).create_chat("direct", [user])
+    output.Output(json_mode=json).chat(chat, this.me(), "Opened")
+
+
+@members_app.command("list")
+def members_list(ctx: typer.Context, chat: common.ChatArg, json: common.Json = False) -> None:
+    """Show a chat's members."""
+    this = common.session(ctx)
+    found = lookup.find(this.client(ctx), chat, this.me())
+    output.Output(json_mode=json).members(found)
+
+
+@members_app.command("add")
+def members_add(
+    ctx: typer.Context,
+    chat: common.ChatArg,
+    users: Annotated[list[str], typer.Argument(metavar="USER...")],
+) -> None:
+    """Add users to a chat you own."""
+    this = common.session(ctx)
+    client = this.client(ctx)
+    found = lookup.find(client, chat, this.me())
+    for user in users:
+        client.add_member(found["id"], user)
+        output.Output().notice(f"Added {user} to {output.chat_label(found, this.me())}.")
+
+
+@members_app.command("remove")
+def members_remove(
+    ctx: typer.Context,
+    chat: common.ChatArg,
+    users: Annotated[list[str], typer.Argument(metavar="USER...")],
+) -> None:
+    """Remove users from a chat you own, or yourself from any chat."""
+    this = common.session(ctx)
+    client = this.client(ctx)
+    found = lookup.find(client, chat, this.me())
+    for user in users:
+        client.remove_member(found["id"], user)
+        output.Output().notice(f"Removed {user} from {output.chat_label(found, this.me())}.")

@@ -1,0 +1,152 @@
+"""`parley send`, `history`, `edit`, `delete`, `read` and `tail`: a chat's messages."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated
+
+import typer
+
+from parley_cli import lookup, output
+from parley_cli.commands import common
+from parley_cli.errors import UsageError
+
+app = typer.Typer()
+
+
+@app.command()
+def send(
+    ctx: typer.Context,
+    chat: common.ChatArg,
+    text: Annotated[
+        str | None, typer.Argument(help="The message; read from stdin when left out or '-'.")
+    ] = None,
+    json: common.Json = False,
+) -> None:
+    """Send a message."""
+    this = common.session(ctx)
+    body = common.text_or_stdin(text)
+    client = this.client(ctx)
+    found = lookup.find(client, chat, this.me())
+    # A client_msg_id makes the retry after a token refresh safe: the server answers a
+    # repeat with the stored message instead of storing it twice.
+    message = client.send(found["id"], body, client_msg_id=str(uuid.uuid4()))
+    output.Output(json_mode=json).message(message, "Sent", output.chat_label(found, this.me()))
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    chat: common.ChatArg,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many messages.")] = 20,
+    before: Annotated[
+        int | None, typer.Option("--before", min=1, help="Only messages before this seq.")
+    ] = None,
+    after: Annotated[
+        int | None, typer.Option("--after", min=0, help="Only messages after this seq.")
+    ] = None,
+    json: common.Json = False,
+) -> None:
+    """Show a chat's messages, oldest first: the latest ones unless --before or --after."""
+    if before is not None and after is not None:
+        raise UsageError("give --before or --after, not both")
+    this = common.session(ctx)
+    client = this.client(ctx)
+    found = lookup.find(client, chat, this.me())
+    if after is not None:
+        messages = client.messages_after(found["id"], after, limit)
+    else:
+        start = before if before is not None else found["last_seq"] + 1
+        messages = client.messages_before(found["id"], start, limit)
+    output.Output(json_mode=json).messages(messages)
+
+
+@app.command()
+def edit(
+    ctx: typer.Context,
+    chat: common.ChatArg,
+    seq: Annotated[int, typer.Argument(min=1, help="The message's seq.")],
+    text: Annotated[
+        str | None, typer.Argument(help="The new text; read from stdin when left out or '-'.")
+    ] = None,
+    json: common.Json = False,
+) -> None:
+    """Change the text of a message you sent."""
+    this = common.session(ctx)
+    body = common.text_or_stdin(text)
+    client = this.client(ctx)
+    found = lookup.find(client, chat, this.me())
+    message = client.edit(found["id"], seq, body)
+    output.Output(json_mode=json).message(message, "Edited", output.chat_label(found, this.me()))
+
+
+@app.command()
+def delete(
+    ctx: typer.Context,
+    chat: common.ChatArg,
+    seq: Annotated[int, typer.Argument(min=1, help="The message's seq.")],
+) -> None:
+    """Delete a message you sent (its seq stays in the history, marked deleted)."""
+    this = common.session(ctx)
+    client = this.client(ctx)
+    found = lookup.find(client, chat, this.me())
+    client.delete_message(found["id"], seq)
+    output.Output().notice(f"Deleted #{seq} in {output.chat_label(found, this.me())}.")
+
+
+@app.command()
+def read(
+    ctx: typer.Context,
+    chat: common.ChatArg,
+    seq: Annotated[
+        int | None, typer.Option("--seq", min=0, help="Read up to here [default: the latest].")
+    ] = None,
+) -> None:
+    """Mark a chat read."""
+    this = common.session(ctx)
+    client = this.client(ctx)
+    found = lookup.find(client, chat, this.me())
+    upto = found["last_seq"] if seq is None else seq
+    client.mark_read(found["id"], upto)
+    output.Output().notice(f"Marked {output.chat_label(found, this.me())} read up to #{upto}.")
+
+
+@app.command()
+def tail(
+    ctx: typer.Context,
+    chats: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[CHAT]...", help="Chats to follow [default: all of yours]."),
+    ] = None,
+    lines: Annotated[
+        int, typer.Option("--lines", "-n", min=0, help="Also show the last N of each chat.")
+    ] = 0,
+    json: common.Json = False,
+) -> None:
+    """Print messages as they arrive, until Ctrl-C; survives reconnects without gaps."""
+    # Imported here: websockets is needed by this command only, and every other command
+    # starts faster without it.
+    from parley_cli import stream
+
+    this = common.session(ctx)
+    client = this.client(ctx)
+    me = this.me()
+    everything = client.chats()
+    if chats:
+        watched = {chat["id"]: chat for chat in (lookup.match(q, everything, me) for q in chats)}
+    else:
+        watched = {chat["id"]: chat for chat in everything}
+    out = output.Output(json_mode=json)
+    follower = stream.Tail(
+        client,
+        out,
+        cursors={chat_id: max(0, chat["last_seq"] - lines) for chat_id, chat in watched.items()},
+        labels={chat_id: output.chat_label(chat, me) for chat_id, chat in watched.items()},
+        only=set(watched) if chats else None,
+        me=me,
+    )
+    if out.err.isatty():
+        which = f"{len(watched)} chat{'s' if len(watched) != 1 else ''}" if chats else "all chats"
+        out.notice(f"Following {which} on {client.server}; Ctrl-C to stop.")
+    asyncio.run(follower.run())
