@@ -271,7 +271,12 @@ class AuthService:
         )
         await queries.add_refresh_token(session, token, tenant_id=tenant.id)
         access = self._key.issue(
-            user_id=user_id, tenant=tenant.slug, username=username, now=now, ttl=self._access_ttl
+            user_id=user_id,
+            tenant=tenant.slug,
+            tenant_id=tenant.id,
+            username=username,
+            now=now,
+            ttl=self._access_ttl,
         )
         return TokenPair(access, secret, int(self._access_ttl.total_seconds()))
 
