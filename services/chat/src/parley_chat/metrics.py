@@ -35,7 +35,8 @@ DISCONNECT_REASONS = (
     "tenant_suspended",  # 4403: the tenant is suspended
     "slow_consumer",  # 4429: its queue filled
     "unauthorized",  # 4401 at connect: missing or bad token
-    "auth_unavailable",  # 1013 at connect: the token's key is unknown and auth is down
+    "auth_unavailable",  # 1013 at connect: the token's key or tenant is unknown and auth is down
+    "broker_unavailable",  # 1013 at connect: Redis did not answer for the stream ticket
     "database_unavailable",  # 1013: the log could not be read
     "error",  # 1011: a bug; see the error log
 )

@@ -122,9 +122,15 @@ async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependen
         metrics.STREAM_DISCONNECTS.labels(reason="unauthorized").inc()
         await socket.close(stream_connection.CLOSE_UNAUTHORIZED, "invalid or expired access token")
         return
-    except (tokens.JwksUnavailable, DependencyUnavailable):
+    except tokens.JwksUnavailable:
         metrics.STREAM_DISCONNECTS.labels(reason="auth_unavailable").inc()
         await socket.close(CLOSE_TRY_AGAIN_LATER, "auth unavailable")
+        return
+    except DependencyUnavailable as exc:
+        # Auth (the tenant's policy) or Redis (the ticket) did not answer.
+        reason = "auth_unavailable" if exc.dependency == "auth" else "broker_unavailable"
+        metrics.STREAM_DISCONNECTS.labels(reason=reason).inc()
+        await socket.close(CLOSE_TRY_AGAIN_LATER, f"{exc.dependency} unavailable")
         return
     if standing is not access.Standing.ACTIVE:
         suspended = standing is access.Standing.SUSPENDED
