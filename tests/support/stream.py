@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from types import TracebackType
 from typing import Any
 
+import httpx
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -29,10 +30,12 @@ class StreamClient:
         token: str,
         *,
         via_query: bool = False,
+        ticket: str | None = None,
         receive_buffer: int | None = None,
     ) -> None:
         """`receive_buffer` shrinks the TCP window (set before connecting, when it counts),
-        to play a client on a slow link."""
+        to play a client on a slow link. `ticket` connects with a stream ticket instead
+        of the token."""
         self._stack = ExitStack()
         options: dict[str, Any] = {}
         if receive_buffer is not None:
@@ -41,7 +44,9 @@ class StreamClient:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
             sock.connect((host, int(port)))
             options.update(sock=sock, max_queue=1)
-        if via_query:
+        if ticket is not None:
+            opening = connect(f"{ws_url(http_url)}?ticket={ticket}", **options)
+        elif via_query:
             opening = connect(f"{ws_url(http_url)}?access_token={token}", **options)
         else:
             headers = {"Authorization": f"Bearer {token}"}
@@ -107,6 +112,28 @@ class StreamClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def close_code_at_connect(url: str, query: str = "", token: str | None = None) -> int | None:
+    """The close code of a stream connection the server refuses (`query` like
+    `?ticket=...`; `token` in the Authorization header)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with connect(ws_url(url) + query, additional_headers=headers) as ws:
+        try:
+            frame = ws.recv(timeout=10)
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+    raise AssertionError(f"the server accepted the connection: {frame!r}")
+
+
+def ticket_for(http_url: str, token: str) -> dict[str, Any]:
+    """`POST /v1/stream/ticket`: `{ticket, expires_in}`."""
+    response = httpx.post(
+        f"{http_url}/v1/stream/ticket", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def token_of(user: Any) -> str:

@@ -335,3 +335,20 @@ def test_internal_user_lookup_needs_the_admin_token_a_known_tenant_and_a_name(
     assert "username" in missing.json()["detail"]
     unknown = "/internal/v1/tenants/no-such-tenant/users"
     assert api.http.get(unknown, params={"username": "x"}, headers=api.admin).status_code == 404
+
+
+def test_a_token_of_a_deleted_tenant_cannot_list_the_users_of_its_successor(
+    api: AuthApi,
+) -> None:
+    tenant = api.tenant()
+    assert register(api, tenant, "ghost").status_code == 201
+    old = api.bearer(login(api, tenant, "ghost").json())
+    deleted = api.http.delete(f"/internal/v1/tenants/{tenant}", headers=api.admin)
+    assert deleted.status_code == 204
+    assert put_tenant(api, tenant, self_registration=True).status_code == 201
+    assert register(api, tenant, "newcomer").status_code == 201
+
+    assert api.http.get("/v1/users", headers=old).status_code == 401
+    new = api.bearer(login(api, tenant, "newcomer").json())
+    listed = api.http.get("/v1/users", headers=new).json()["users"]
+    assert [user["username"] for user in listed] == ["newcomer"]

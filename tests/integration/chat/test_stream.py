@@ -15,12 +15,14 @@ from websockets.sync.client import connect
 from parley_auth.app import create_app as create_auth_app
 from parley_chat import app as chat_app
 from support import auth, chat
-from support.chat import ChatApi
+from support.chat import ChatApi, problem
 from support.servers import ServedApp
 from support.stream import (
     StreamClient,
+    close_code_at_connect,
     open_stalled,
     read_frames_until_close,
+    ticket_for,
     token_of,
     ws_url,
 )
@@ -291,3 +293,33 @@ def test_live_messages_sent_before_the_resume_arrives_are_neither_repeated_nor_r
         got = [f["message"]["seq"] for f in stream.messages(6)]
         assert got == [3, 4, 5, 6, 7, 8]
         assert stream.silence(0.5) == []
+
+
+def test_a_stream_ticket_opens_one_stream_and_only_once(chats: ChatApi) -> None:
+    alice = chats.user()
+    issued = ticket_for(chats.url, token_of(alice))
+    assert 0 < issued["expires_in"] <= 60
+    with StreamClient(chats.url, "", ticket=issued["ticket"]) as stream:
+        assert stream.user_id == alice.id
+    assert close_code_at_connect(chats.url, f"?ticket={issued['ticket']}") == 4401
+    assert close_code_at_connect(chats.url, "?ticket=never-issued") == 4401
+
+
+@pytest.mark.parametrize("tight_server", [{"stream_ticket_seconds": 1}], indirect=True)
+def test_an_expired_stream_ticket_closes_the_socket_with_4401(
+    chats: ChatApi, tight_server: str
+) -> None:
+    alice = chats.user()
+    issued = ticket_for(tight_server, token_of(alice))
+    assert issued["expires_in"] == 1
+    expired_at = time.monotonic() + issued["expires_in"]
+    while time.monotonic() <= expired_at:
+        time.sleep(0.05)
+    assert close_code_at_connect(tight_server, f"?ticket={issued['ticket']}") == 4401
+
+
+def test_a_stream_ticket_needs_a_valid_token(chats: ChatApi) -> None:
+    response = chats.http.post("/v1/stream/ticket")
+    problem(response, 401)
+    response = chats.http.post("/v1/stream/ticket", headers={"Authorization": "Bearer nope"})
+    problem(response, 401)

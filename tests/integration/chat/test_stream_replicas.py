@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from support import auth, chat, services
 from support.processes import RedisProcess, ServiceProcess
-from support.stream import StreamClient, token_of
+from support.stream import StreamClient, close_code_at_connect, ticket_for, token_of
 
 SENDERS = 5
 
@@ -261,3 +261,31 @@ def test_a_hung_broker_costs_one_timeout_not_one_per_event(stack: Stack) -> None
             elapsed = time.monotonic() - started
     assert created.status_code == 201
     assert elapsed < 8  # about one publish timeout (1 s), not 31 of them
+
+
+def test_a_stream_ticket_is_single_use_across_replicas(stack: Stack) -> None:
+    a, b = stack.replicas
+    alice = stack.api.user()
+    issued = ticket_for(a.url, token_of(alice))
+    with StreamClient(b.url, "", ticket=issued["ticket"]) as stream:
+        assert stream.user_id == alice.id
+    for replica in (a, b):
+        assert close_code_at_connect(replica.url, f"?ticket={issued['ticket']}") == 4401
+
+
+def test_two_replicas_racing_for_one_ticket_let_exactly_one_in(stack: Stack) -> None:
+    a, b = stack.replicas
+    alice = stack.api.user()
+    for _ in range(5):
+        ticket = ticket_for(b.url, token_of(alice))["ticket"]
+
+        def connect_to(url: str, ticket: str = ticket) -> int | None:
+            try:
+                with StreamClient(url, "", ticket=ticket):
+                    return None  # let in
+            except ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else -1
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(connect_to, [a.url, b.url]), key=str)
+        assert outcomes == [4401, None]

@@ -58,10 +58,17 @@ def test_a_key_that_is_not_ed25519_is_refused(tmp_path: Path) -> None:
 def test_issued_tokens_verify_with_the_published_jwk_and_expire_on_time() -> None:
     key = SigningKey(Ed25519PrivateKey.generate())
     now = datetime.now(UTC)
+    tenant_id = uuid.uuid4()
     token = key.issue(
-        user_id=uuid.uuid4(), tenant="acme", username="alice", now=now, ttl=timedelta(minutes=15)
+        user_id=uuid.uuid4(),
+        tenant="acme",
+        tenant_id=tenant_id,
+        username="alice",
+        now=now,
+        ttl=timedelta(minutes=15),
     )
     assert jwt.get_unverified_header(token)["kid"] == key.kid
     claims = jwt.decode(token, jwt.PyJWK(key.jwk), algorithms=["EdDSA"])
     assert claims["exp"] - claims["iat"] == 900
+    assert claims["tenant_id"] == str(tenant_id)
     assert set(key.jwks()["keys"][0]) == {"kty", "crv", "x", "kid", "use", "alg"}

@@ -22,6 +22,11 @@ ALGORITHM = "EdDSA"
 
 REQUIRED_CLAIMS = ("sub", "tid", "username", "exp", "iat", "jti")
 
+TENANT_ID_CLAIM = "tenant_id"
+"""The id of the tenant incarnation the token was issued in. A tenant deleted and created
+again under the same slug gets a new id, so the old tenant's tokens stop matching it.
+Optional: tokens issued before it existed carry only `tid` (docs/security.md)."""
+
 logger = logging.getLogger(__name__)
 
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
@@ -44,6 +49,9 @@ class AccessClaims:
     username: str
     token_id: str
     expires_at: datetime
+    issued_at: datetime | None = None
+    tenant_id: uuid.UUID | None = None
+    """The tenant incarnation (`TENANT_ID_CLAIM`); None in tokens issued before it existed."""
 
 
 class Verifier:
@@ -108,12 +116,15 @@ class Verifier:
                 options={"require": list(REQUIRED_CLAIMS)},
                 leeway=self._leeway,
             )
+            tenant_id = claims.get(TENANT_ID_CLAIM)
             return AccessClaims(
                 user_id=uuid.UUID(claims["sub"]),
                 tenant=str(claims["tid"]),
                 username=str(claims["username"]),
                 token_id=str(claims["jti"]),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+                issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+                tenant_id=uuid.UUID(tenant_id) if tenant_id is not None else None,
             )
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken(str(exc)) from exc

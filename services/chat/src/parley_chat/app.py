@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusController
 
 from parley_chat.api import routes
+from parley_chat.domain import access
 from parley_chat.domain.service import Caller, ChatService
 from parley_chat.peers import auth as auth_peer
 from parley_chat.realtime import broker
 from parley_chat.realtime import connection as stream_connection
 from parley_chat.realtime import routes as stream_routes
+from parley_chat.realtime import tickets as stream_tickets
 from parley_chat.settings import ChatSettings
 from parley_core import db, health, metrics, ratelimit, telemetry, tokens, web
 
@@ -87,6 +90,9 @@ def create_app(
     )
     stream = stream_routes.Stream(
         verifier=verifier,
+        directory=peer,
+        tickets=stream_tickets.RedisTickets(redis) if redis else stream_tickets.MemoryTickets(),
+        ticket_seconds=settings.stream_ticket_seconds,
         chats=chats,
         channels=channels,
         publisher=publisher,
@@ -95,12 +101,17 @@ def create_app(
             idle_seconds=settings.stream_idle_seconds,
             typing_interval_seconds=settings.stream_typing_interval_seconds,
             resume_grace_seconds=settings.stream_resume_grace_seconds,
+            recheck_seconds=settings.stream_recheck_seconds,
         ),
         tracer=tracer,
     )
 
-    async def provide_caller(claims: NamedDependency[tokens.AccessClaims]) -> Caller:
-        return Caller(tenant=claims.tenant, user_id=claims.user_id, username=claims.username)
+    async def provide_caller(
+        request: Request[Any, Any, Any], claims: NamedDependency[tokens.AccessClaims]
+    ) -> Caller:
+        # Every method but a read is a write: a suspended tenant may still read.
+        write = request.method not in ("GET", "HEAD", "OPTIONS")
+        return await access.admit(peer, stream_routes.credential_of(claims), write=write)
 
     probes: dict[str, health.Probe] = {"database": lambda: db.ping(engine)}
     if redis is not None:
@@ -124,6 +135,7 @@ def create_app(
         route_handlers=[
             routes.ChatsController,
             stream_routes.stream_handler,
+            stream_routes.issue_ticket,
             internal,
             PrometheusController,
             *health.handlers(probes, service="chat"),

@@ -31,10 +31,12 @@ STREAM_CONNECTIONS = Gauge(
 DISCONNECT_REASONS = (
     "client",  # the client closed or the link dropped
     "idle",  # 4408: nothing from the client for stream_idle_seconds
-    "token_expired",  # 4401 after the access token expired
+    "token_expired",  # 4401 after the access token expired (or its tenant was deleted)
+    "tenant_suspended",  # 4403: the tenant is suspended
     "slow_consumer",  # 4429: its queue filled
     "unauthorized",  # 4401 at connect: missing or bad token
-    "auth_unavailable",  # 1013 at connect: the token's key is unknown and auth is down
+    "auth_unavailable",  # 1013 at connect: the token's key or tenant is unknown and auth is down
+    "broker_unavailable",  # 1013 at connect: Redis did not answer for the stream ticket
     "database_unavailable",  # 1013: the log could not be read
     "error",  # 1011: a bug; see the error log
 )
@@ -78,6 +80,12 @@ REPLAYED_MESSAGES = Counter(
     "parley_stream_replayed_messages_total",
     "Messages written from the log rather than live, by cause: resume, gap, join, resync.",
     ["cause"],
+)
+
+MEMBERSHIP_DROPS = Counter(
+    "parley_stream_membership_drops_total",
+    "Chats a stream stopped writing because a re-read of the database showed its user had "
+    "left them while the `member.left` event did not arrive.",
 )
 
 SLOW_CONSUMERS = Counter(

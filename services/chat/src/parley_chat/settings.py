@@ -41,5 +41,14 @@ class ChatSettings(CoreSettings):
     stream_resume_grace_seconds: float = Field(default=1.0, ge=0, le=30)
     """After `ready`, how long live events wait for the client's first frame (its resume)."""
 
+    stream_recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """How often each stream re-reads its user's chats from the database and its tenant's
+    standing: a member removed while the `member.left` event was lost stops receiving
+    the chat, and a suspended or deleted tenant's streams close (4403, 4401), within this
+    long plus `auth_cache_seconds`."""
+
+    stream_ticket_seconds: int = Field(default=30, ge=1, le=60)
+    """Lifetime of a single-use stream ticket from `POST /v1/stream/ticket` (at most 60 s)."""
+
     def resolved_database_url(self) -> str:
         return self.database_url or self.sqlite_url("chat")

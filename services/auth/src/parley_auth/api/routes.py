@@ -84,7 +84,9 @@ class UsersController(Controller):
         prefix: Annotated[str, QueryParameter(max_length=32)] = "",
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 20,
     ) -> schemas.UsersOut:
-        users = await auth.directory(tenant_slug=claims.tenant, prefix=prefix.lower(), limit=limit)
+        users = await auth.directory(
+            tenant_slug=claims.tenant, user_id=claims.user_id, prefix=prefix.lower(), limit=limit
+        )
         return schemas.UsersOut([schemas.UserOut.of(user) for user in users])
 
 

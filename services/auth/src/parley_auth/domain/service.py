@@ -184,10 +184,18 @@ class AuthService:
             raise errors.BadCredentials("user no longer exists")
         return UserView.of(user, tenant_slug)
 
-    async def directory(self, *, tenant_slug: str, prefix: str, limit: int) -> list[UserView]:
+    async def directory(
+        self, *, tenant_slug: str, user_id: uuid.UUID, prefix: str, limit: int
+    ) -> list[UserView]:
         async with self._sessions() as session:
             tenant = await queries.tenant_by_slug(session, tenant_slug)
-            if tenant is None or not _may_be_stored(prefix):
+            # A token outlives its user (a tenant deleted and created again under its
+            # slug): only a user of this tenant may list its users.
+            if tenant is None or not await queries.user_by_id(
+                session, user_id, tenant_id=tenant.id
+            ):
+                raise errors.BadCredentials("user no longer exists")
+            if not _may_be_stored(prefix):
                 return []
             users = await queries.users_by_prefix(session, prefix, tenant_id=tenant.id, limit=limit)
         return [UserView.of(user, tenant_slug) for user in users]
@@ -377,7 +385,12 @@ class AuthService:
         )
         await queries.add_refresh_token(session, token, tenant_id=tenant.id)
         access = self._key.issue(
-            user_id=user_id, tenant=tenant.slug, username=username, now=now, ttl=self._access_ttl
+            user_id=user_id,
+            tenant=tenant.slug,
+            tenant_id=tenant.id,
+            username=username,
+            now=now,
+            ttl=self._access_ttl,
         )
         return TokenPair(access, secret, int(self._access_ttl.total_seconds()))
 

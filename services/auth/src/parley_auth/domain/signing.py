@@ -54,11 +54,20 @@ class SigningKey:
         return {"keys": [self.jwk]}
 
     def issue(
-        self, *, user_id: uuid.UUID, tenant: str, username: str, now: datetime, ttl: timedelta
+        self,
+        *,
+        user_id: uuid.UUID,
+        tenant: str,
+        tenant_id: uuid.UUID,
+        username: str,
+        now: datetime,
+        ttl: timedelta,
     ) -> str:
         claims = {
             "sub": str(user_id),
             "tid": tenant,
+            # Binds the token to this incarnation of the tenant, not only its slug.
+            tokens.TENANT_ID_CLAIM: str(tenant_id),
             "username": username,
             "iat": int(now.timestamp()),
             "exp": int((now + ttl).timestamp()),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -26,6 +27,9 @@ class TenantPolicy:
     messages_per_minute: int
     max_message_chars: int
     suspended: bool
+    tenant_id: uuid.UUID | None = None
+    """This incarnation of the tenant: a tenant created again under its slug gets a new one."""
+    created_at: datetime | None = None
 
 
 class Directory(Protocol):

@@ -26,6 +26,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -180,12 +181,17 @@ class AuthPeer:
         policy = None
         if response.status_code != 404:
             body = _json(response)
-            limits = body["limits"]
-            policy = TenantPolicy(
-                messages_per_minute=int(limits["messages_per_minute"]),
-                max_message_chars=int(limits["max_message_chars"]),
-                suspended=bool(body["suspended"]),
-            )
+            try:
+                limits = body["limits"]
+                policy = TenantPolicy(
+                    messages_per_minute=int(limits["messages_per_minute"]),
+                    max_message_chars=int(limits["max_message_chars"]),
+                    suspended=bool(body["suspended"]),
+                    tenant_id=uuid.UUID(body["id"]),
+                    created_at=datetime.fromisoformat(body["created_at"]),
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DependencyUnavailable("auth") from exc
         self._policies.put(tenant, policy)
         return policy
 

@@ -9,7 +9,9 @@ That is what makes "no gap and no duplicate" hold whatever order the broker deli
 whichever replica published, and whether or not a publish was lost.
 
 Close codes (docs/stream.md):
-- 4401: the token is missing, bad or has expired; get a new one and reconnect.
+- 4401: the token is missing, bad or has expired, or its tenant no longer exists (or was
+  created again since); get a new one and reconnect.
+- 4403: the tenant is suspended (shared/API.md v1 additions).
 - 4408: the client sent nothing (not even a ping) for `idle_seconds`.
 - 4429: the client did not read fast enough (its queue filled); reconnect and resume.
 - 1011 / 1013: an unexpected error / the database did not answer; reconnect and resume.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -40,17 +43,19 @@ from opentelemetry import trace
 from sqlalchemy import exc as sa_exc
 
 from parley_chat import metrics
-from parley_chat.domain import errors
+from parley_chat.domain import access, errors
 from parley_chat.domain.service import Caller, ChatService
 from parley_chat.realtime import wire
 from parley_chat.realtime.broker import ChannelsPublisher
 from parley_core import telemetry
+from parley_core.errors import DependencyUnavailable
 
 logger = logging.getLogger(__name__)
 
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
 CLOSE_IDLE = 4408
 CLOSE_SLOW_CONSUMER = 4429
 
@@ -67,6 +72,10 @@ class StreamPolicy:
     """Messages read from the log per query while replaying."""
     resume_grace_seconds: float = 1.0
     """After `ready`, how long live events wait for the client's first frame (its resume)."""
+    recheck_seconds: float = 30.0
+    """How often a connection re-reads its user's chats from the database (dropping the
+    ones left while a `member.left` was lost) and its tenant's standing (suspended: 4403;
+    deleted or created again: 4401)."""
 
 
 Item = tuple[str, Any]
@@ -89,6 +98,7 @@ class Connection:
         policy: StreamPolicy,
         on_frame: Callable[[float | None], None] = lambda delay: None,
         tracer: trace.Tracer | None = None,
+        standing: Callable[[], Awaitable[access.Standing]] | None = None,
     ) -> None:
         self.socket = socket
         self.caller = caller
@@ -99,8 +109,11 @@ class Connection:
         self._policy = policy
         self._on_frame = on_frame
         self._tracer = tracer
+        self._standing = standing
         self._inbox: asyncio.Queue[Item] = asyncio.Queue(maxsize=policy.queue_size)
         self._sent: dict[uuid.UUID, int] = {}
+        """The chats this connection writes frames of, with the last `seq` written. A live
+        frame of any other chat is dropped: membership is this set, not the channels."""
         self._chat_subscriber: Subscriber | None = None
         """Subscribed at connect to the chats the user was in then."""
         self._joined: dict[uuid.UUID, Subscriber] = {}
@@ -138,6 +151,7 @@ class Connection:
             self._start(self._read_client(), ends_stream=True)
             self._start(self._dispatch(), ends_stream=True)
             self._start(self._expire(), ends_stream=True)
+            self._start(self._recheck(), ends_stream=False)
             await self._done.wait()
         finally:
             for task in self._tasks:
@@ -221,6 +235,24 @@ class Connection:
         await asyncio.sleep(max(0.0, self.expires_at.timestamp() - time.time()))
         self.close_code = CLOSE_UNAUTHORIZED
 
+    async def _recheck(self) -> None:
+        # A lost `member.left` (a publish that timed out or was skipped) must not leave a
+        # removed member reading the chat: the database, not the broker, says who is in.
+        while True:
+            # Jittered, so connections opened together do not query together for ever.
+            await asyncio.sleep(self._policy.recheck_seconds * random.uniform(0.8, 1.2))
+            if self._standing is not None:
+                try:
+                    standing = await self._standing()
+                except DependencyUnavailable:
+                    standing = access.Standing.ACTIVE  # auth is down: keep serving
+                if standing is not access.Standing.ACTIVE:
+                    gone = standing is access.Standing.GONE
+                    self.close_code = CLOSE_UNAUTHORIZED if gone else CLOSE_FORBIDDEN
+                    self._done.set()
+                    return
+            self._enqueue(("membership", None))
+
     async def _typing(self, chat_id: uuid.UUID) -> None:
         if chat_id not in self._sent:
             self._enqueue(("frame", wire.error_frame("not a member of that chat")))
@@ -254,6 +286,8 @@ class Connection:
                 await self._resume(value)
             elif kind == "resync":
                 await self._resync()
+            elif kind == "membership":
+                await self._recheck_membership()
 
     async def _write(self, frame: bytes) -> None:
         """Write an answer to the client's own frame (pong, error)."""
@@ -389,8 +423,25 @@ class Connection:
             else:
                 self._sent[chat_id] = cursor
 
+    async def _recheck_membership(self) -> None:
+        try:
+            latest = await self._chats.positions(self.caller)
+        except sa_exc.SQLAlchemyError as exc:
+            # Nothing commits while the database is down, so nothing new can leak; the
+            # next re-check catches up. Closing every stream for it would be worse.
+            logger.warning("stream re-check skipped", extra={"error.type": type(exc).__name__})
+            return
+        await self._drop_left_chats(latest)
+
+    async def _drop_left_chats(self, latest: dict[uuid.UUID, int]) -> None:
+        """Stop writing (and receiving) every chat the user is no longer a member of."""
+        for chat_id in [chat_id for chat_id in self._sent if chat_id not in latest]:
+            metrics.MEMBERSHIP_DROPS.inc()
+            await self._leave(chat_id)
+
     async def _resync(self) -> None:
         latest = await self._chats.positions(self.caller)
+        await self._drop_left_chats(latest)
         for chat_id, position in list(self._sent.items()):
             if latest.get(chat_id, 0) > position:
                 await self._catch_up(chat_id, "resync")

@@ -1,24 +1,32 @@
-"""`GET /v1/stream` (shared/API.md "Real-time stream"): authenticate, then hand the socket
-to a `Connection`. Open connections are the gauge parley_stream_connections; each end is
+"""`GET /v1/stream` (shared/API.md "Real-time stream"): authenticate (a token, or a ticket
+from `POST /v1/stream/ticket`), check the tenant's standing, then hand the socket to a
+`Connection`. Open connections are the gauge parley_stream_connections; each end is
 counted in parley_stream_disconnects_total by reason."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
+from dataclasses import dataclass
 from typing import Any
 
-from litestar import WebSocket, websocket
+from litestar import WebSocket, post, websocket
 from litestar.di import NamedDependency
+from litestar.status_codes import HTTP_201_CREATED
 from opentelemetry import trace
 from sqlalchemy import exc as sa_exc
 
 from parley_chat import metrics
+from parley_chat.domain import access
+from parley_chat.domain.directory import Directory
 from parley_chat.domain.service import Caller, ChatService
 from parley_chat.realtime import connection as stream_connection
+from parley_chat.realtime import tickets as stream_tickets
 from parley_chat.realtime.broker import ChannelsPublisher, ResilientChannels
 from parley_core import logging as parley_logging
 from parley_core import tokens
+from parley_core.errors import DependencyUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +41,9 @@ class Stream:
         self,
         *,
         verifier: tokens.Verifier,
+        directory: Directory,
+        tickets: stream_tickets.TicketStore,
+        ticket_seconds: int,
         chats: ChatService,
         channels: ResilientChannels,
         publisher: ChannelsPublisher,
@@ -40,6 +51,9 @@ class Stream:
         tracer: trace.Tracer | None = None,
     ) -> None:
         self.verifier = verifier
+        self.directory = directory
+        self.tickets = tickets
+        self.ticket_seconds = ticket_seconds
         self.tracer = tracer
         self.chats = chats
         self.channels = channels
@@ -53,17 +67,57 @@ class Stream:
             connection.resync()
 
 
-@websocket("/v1/stream")
-async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependency[Stream]) -> None:
-    await socket.accept()
-    # Browsers cannot set headers on a WebSocket, hence the query parameter.
+def credential_of(claims: tokens.AccessClaims) -> access.Credential:
+    """What the domain checks of a verified token (domain/access.py)."""
+    caller = Caller(tenant=claims.tenant, user_id=claims.user_id, username=claims.username)
+    return access.Credential(caller, tenant_id=claims.tenant_id, issued_at=claims.issued_at)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketOut:
+    ticket: str
+    expires_in: int
+
+
+@post("/v1/stream/ticket", status_code=HTTP_201_CREATED, tags=["stream"])
+async def issue_ticket(
+    claims: NamedDependency[tokens.AccessClaims],
+    caller: NamedDependency[Caller],  # refuses a deleted or suspended tenant
+    stream: NamedDependency[Stream],
+) -> TicketOut:
+    """A single-use ticket for `GET /v1/stream?ticket=...`, so that a browser need not put
+    its access token in a URL (docs/stream.md)."""
+    # Never outlives the token it stands for.
+    left = int(claims.expires_at.timestamp() - time.time())
+    ttl = max(1, min(stream.ticket_seconds, left))
+    return TicketOut(await stream.tickets.issue(claims, ttl), ttl)
+
+
+async def _identify(socket: WebSocket[Any, Any, Any], stream: Stream) -> tokens.AccessClaims:
+    """The claims of the socket's ticket or token; InvalidToken when there are none."""
+    ticket = socket.query_params.get("ticket")
+    if ticket:
+        claims = await stream.tickets.redeem(ticket)
+        if claims is None or claims.expires_at.timestamp() <= time.time():
+            raise tokens.InvalidToken("unknown, used or expired ticket")
+        return claims
+    # Browsers cannot set headers on a WebSocket, hence the query parameter; tickets are
+    # the better way, as a URL ends up in access logs.
     token = tokens.bearer_token(socket.headers.get("authorization")) or socket.query_params.get(
         "access_token"
     )
+    if not token:
+        raise tokens.InvalidToken("missing token")
+    return await stream.verifier.verify(token)
+
+
+@websocket("/v1/stream")
+async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependency[Stream]) -> None:
+    await socket.accept()
     try:
-        if not token:
-            raise tokens.InvalidToken("missing token")
-        claims = await stream.verifier.verify(token)
+        claims = await _identify(socket, stream)
+        credential = credential_of(claims)
+        standing = await access.standing_of(stream.directory, credential)
     except tokens.InvalidToken:
         metrics.STREAM_DISCONNECTS.labels(reason="unauthorized").inc()
         await socket.close(stream_connection.CLOSE_UNAUTHORIZED, "invalid or expired access token")
@@ -72,9 +126,25 @@ async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependen
         metrics.STREAM_DISCONNECTS.labels(reason="auth_unavailable").inc()
         await socket.close(CLOSE_TRY_AGAIN_LATER, "auth unavailable")
         return
+    except DependencyUnavailable as exc:
+        # Auth (the tenant's policy) or Redis (the ticket) did not answer.
+        reason = "auth_unavailable" if exc.dependency == "auth" else "broker_unavailable"
+        metrics.STREAM_DISCONNECTS.labels(reason=reason).inc()
+        await socket.close(CLOSE_TRY_AGAIN_LATER, f"{exc.dependency} unavailable")
+        return
+    if standing is not access.Standing.ACTIVE:
+        suspended = standing is access.Standing.SUSPENDED
+        metrics.STREAM_DISCONNECTS.labels(
+            reason="tenant_suspended" if suspended else "unauthorized"
+        ).inc()
+        if suspended:
+            await socket.close(stream_connection.CLOSE_FORBIDDEN, "tenant suspended")
+        else:
+            await socket.close(stream_connection.CLOSE_UNAUTHORIZED, "tenant no longer exists")
+        return
 
     parley_logging.bind(tenant=claims.tenant, user_id=claims.user_id)
-    caller = Caller(tenant=claims.tenant, user_id=claims.user_id, username=claims.username)
+    caller = credential.caller
     connection = stream_connection.Connection(
         socket,
         caller,
@@ -84,6 +154,7 @@ async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependen
         publisher=stream.publisher,
         policy=stream.policy,
         tracer=stream.tracer,
+        standing=lambda: access.standing_of(stream.directory, credential),
     )
     stream.connections.add(connection)
     metrics.STREAM_CONNECTIONS.inc()
@@ -109,7 +180,8 @@ async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependen
 
 
 _REASONS = {
-    stream_connection.CLOSE_UNAUTHORIZED: "access token expired",
+    stream_connection.CLOSE_UNAUTHORIZED: "access token expired or tenant gone",
+    stream_connection.CLOSE_FORBIDDEN: "tenant suspended",
     stream_connection.CLOSE_IDLE: "idle: send a ping at least every minute",
     stream_connection.CLOSE_SLOW_CONSUMER: "too far behind: reconnect and resume",
     CLOSE_INTERNAL_ERROR: "internal error: reconnect and resume",
@@ -118,6 +190,7 @@ _REASONS = {
 
 _DISCONNECT_REASONS: dict[int | None, str] = {
     stream_connection.CLOSE_UNAUTHORIZED: "token_expired",
+    stream_connection.CLOSE_FORBIDDEN: "tenant_suspended",
     stream_connection.CLOSE_IDLE: "idle",
     stream_connection.CLOSE_SLOW_CONSUMER: "slow_consumer",
     CLOSE_INTERNAL_ERROR: "error",
