@@ -44,7 +44,7 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
             tracing.instrument_redis(redis)
     unwatch_pool = metrics.watch_pool("auth", engine)
     failures: ratelimit.WindowCounter = (
-        ratelimit.RedisCounter(redis, prefix="parley:auth:")
+        ratelimit.RedisCounter(redis, prefix=f"{settings.redis_prefix}auth:")
         if redis is not None
         else ratelimit.MemoryCounter()
     )

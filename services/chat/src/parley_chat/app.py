@@ -45,7 +45,7 @@ def create_app(
     if redis is not None:
         # A Redis outage must not stop sending: each replica then counts on its own.
         send_counter = ratelimit.FallbackCounter(
-            ratelimit.RedisCounter(redis, prefix="parley:chat:"), send_counter
+            ratelimit.RedisCounter(redis, prefix=f"{settings.redis_prefix}chat:"), send_counter
         )
     auth_client = httpx.AsyncClient(
         base_url=settings.auth_url,
@@ -77,7 +77,7 @@ def create_app(
         ),
     )
     verifier = tokens.Verifier(peer.jwks_source())
-    channels = broker.ResilientChannels(redis=redis)
+    channels = broker.ResilientChannels(redis=redis, key_prefix=f"{settings.redis_prefix}channels")
     publisher = broker.ChannelsPublisher(channels, tracer=tracer)
     chats = ChatService(
         sessions=db.sessionmaker(engine),
