@@ -4,8 +4,8 @@ Without `PARLEY_REQUIRE_SERVICES=1` a missing server skips its tests, and the ru
 summary says so loudly; with it (CI), a missing server fails them.
 
 Several runs may share one machine's servers: each PostgreSQL database is created under a
-fresh name, and every Redis key and pub/sub channel a run makes starts with `RUN_PREFIX`
-(pub/sub ignores the database number), so no run reads, counts or empties another's.
+fresh name, and every Redis key a run makes starts with `RUN_PREFIX` (pub/sub channels are
+named after random chat and user ids), so no run reads, counts or empties another's.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ POSTGRES_URL = os.environ.get(
 REDIS_URL = os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 RUN_PREFIX = f"parley-test-{uuid.uuid4().hex[:12]}:"
-"""Start of every Redis key and channel this run makes; removed when the run ends."""
+"""Start of every Redis key this run makes; they are removed when the run ends."""
 
 skipped_services: set[str] = set()
 

@@ -77,7 +77,7 @@ def create_app(
         ),
     )
     verifier = tokens.Verifier(peer.jwks_source())
-    channels = broker.ResilientChannels(redis=redis, key_prefix=f"{settings.redis_prefix}channels")
+    channels = broker.ResilientChannels(redis=redis)
     publisher = broker.ChannelsPublisher(channels, tracer=tracer)
     chats = ChatService(
         sessions=db.sessionmaker(engine),

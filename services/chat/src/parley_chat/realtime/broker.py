@@ -43,9 +43,9 @@ _SKIP_AFTER_FAILURE_SECONDS = 2.0
 
 
 class ResilientChannels(ChannelsPlugin):
-    def __init__(self, *, redis: aioredis.Redis | None, key_prefix: str) -> None:
+    def __init__(self, *, redis: aioredis.Redis | None) -> None:
         backend = (
-            RedisChannelsPubSubBackend(redis=redis, key_prefix=key_prefix)
+            RedisChannelsPubSubBackend(redis=redis, key_prefix="PARLEY_CHANNELS")
             if redis is not None
             else MemoryChannelsBackend()
         )
