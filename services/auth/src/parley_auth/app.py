@@ -11,7 +11,6 @@ from litestar import Litestar, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.plugins.prometheus import PrometheusController
 
 from parley_auth.api import routes
 from parley_auth.domain.passwords import PasswordHasher
@@ -101,7 +100,7 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
             routes.UsersController,
             internal,
             jwks_document,
-            PrometheusController,
+            telemetry.MetricsController,
             *health.handlers(probes, service="auth"),
         ],
         dependencies={

@@ -10,7 +10,6 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.plugins.prometheus import PrometheusController
 
 from parley_chat.api import routes
 from parley_chat.domain.service import Caller, ChatService
@@ -125,7 +124,7 @@ def create_app(
             routes.ChatsController,
             stream_routes.stream_handler,
             internal,
-            PrometheusController,
+            telemetry.MetricsController,
             *health.handlers(probes, service="chat"),
         ],
         dependencies={
