@@ -69,7 +69,7 @@ class ResilientChannels(ChannelsPlugin):
                     for subscriber in self._channels.get(channel, []):
                         subscriber.put_nowait(payload)
                 return
-            except (redis.exceptions.RedisError, OSError) as exc:
+            except Exception as exc:  # whatever ends the worker, it must come back
                 if self.healthy:
                     logger.warning(
                         "broker subscription lost", extra={"error.type": type(exc).__name__}
