@@ -7,6 +7,10 @@ import pytest
 from support import services
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    services.delete_run_keys()
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if services.skipped_services:
         names = ", ".join(sorted(services.skipped_services))

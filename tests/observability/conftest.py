@@ -22,6 +22,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     common = {
         "PARLEY_DATABASE_URL": database_url,
         "PARLEY_REDIS_URL": redis_url,
+        "PARLEY_REDIS_PREFIX": services.redis_prefix(),
         "PARLEY_ADMIN_TOKEN": auth.ADMIN_TOKEN,
         "PARLEY_LOG_LEVEL": "INFO",
         "OTEL_TRACES_EXPORTER": "none",

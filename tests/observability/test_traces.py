@@ -52,13 +52,12 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
     work = tmp_path_factory.mktemp("traced")
     database_url = chat.migrated(auth.migrated(f"sqlite+aiosqlite:///{work}/parley.db"))
     exporter = InMemorySpanExporter()
-    auth_settings = auth.settings(work / "auth", database_url, redis_url=redis_url)
+    redis = {"redis_url": redis_url, "redis_prefix": services.redis_prefix()}
+    auth_settings = auth.settings(work / "auth", database_url, **redis)
     with ServedApp(
         auth_app.create_app(auth_settings, tracing=_tracing("parley-auth", exporter))
     ) as auth_server:
-        chat_settings = chat.settings(
-            work / "chat", database_url, auth_server.url, redis_url=redis_url
-        )
+        chat_settings = chat.settings(work / "chat", database_url, auth_server.url, **redis)
         chat_tracing = _tracing("parley-chat", exporter)
         with (
             ServedApp(chat_app.create_app(chat_settings, tracing=chat_tracing)) as chat_server,

@@ -1,13 +1,16 @@
-"""Services as real OS processes (`python -m parley_auth serve`, ...), for tests that stop,
-kill or restart one while others keep running."""
+"""Services as real OS processes (`python -m parley_auth serve`, ...), and Redis and
+PostgreSQL servers of the tests' own, for tests that stop, kill or restart one while
+others keep running."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -52,7 +55,7 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        # Generous: several test processes starting at once on a loaded CI machine.
+        # A loaded machine (a shared CI runner) spends many seconds on imports alone.
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -63,6 +66,7 @@ class ServiceProcess:
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
+        self.stop(signal.SIGKILL)  # not left running behind the failed test
         raise TimeoutError(f"{self.module} did not start within 90 s:\n{self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -130,3 +134,71 @@ class RedisProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class PostgresProcess:
+    """A PostgreSQL cluster of the test's own (initdb into a temporary directory, fsync
+    off) on a free loopback port, that a test may crash and restart without touching the
+    machine's shared server. PostgreSQL refuses to run as root, so as root the cluster
+    belongs to the `postgres` user."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        self._bin = bin_dir
+        self._dir = Path(tempfile.mkdtemp(prefix="parley-postgres-"))
+        self._data = self._dir / "data"
+        self._as_owner: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self._dir, "postgres", "postgres")
+            self._as_owner = ["runuser", "-u", "postgres", "--"]
+        self._run("initdb", "-D", str(self._data), "-U", "postgres", "--auth=trust", "--no-sync")
+
+    @staticmethod
+    def find_binaries() -> Path | None:
+        """The newest installed server's bin directory, or None when there is none."""
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=_major_version)
+        if found:
+            return found[-1].parent
+        initdb = shutil.which("initdb")
+        return Path(initdb).parent if initdb else None
+
+    def _run(self, program: str, *args: str) -> None:
+        done = subprocess.run(
+            [*self._as_owner, str(self._bin / program), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{program} failed:\n{done.stdout}{done.stderr}")
+
+    def start(self) -> PostgresProcess:
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+            "-c fsync=off -c full_page_writes=off -c synchronous_commit=off"
+        )
+        log = str(self._dir / "postgres.log")
+        self._run("pg_ctl", "-D", str(self._data), "-l", log, "-o", options, "-w", "start")
+        return self
+
+    def stop(self) -> None:
+        """Stop at once, as a crash or a killed pod does (`immediate`: no checkpoint)."""
+        if (self._data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self._data), "-m", "immediate", "-w", "stop")
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> PostgresProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.remove()
+
+
+def _major_version(initdb: Path) -> int:
+    version = initdb.parent.parent.name
+    return int(version) if version.isdigit() else 0

@@ -2,6 +2,10 @@
 
 Without `PARLEY_REQUIRE_SERVICES=1` a missing server skips its tests, and the run's
 summary says so loudly; with it (CI), a missing server fails them.
+
+Several runs may share one machine's servers: each PostgreSQL database is created under a
+fresh name, and every Redis key a run makes starts with `RUN_PREFIX` (pub/sub channels are
+named after random chat and user ids), so no run reads, counts or empties another's.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ POSTGRES_URL = os.environ.get(
     "PARLEY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+RUN_PREFIX = f"parley-test-{uuid.uuid4().hex[:12]}:"
+"""Start of every Redis key this run makes; they are removed when the run ends."""
 
 skipped_services: set[str] = set()
 
@@ -57,15 +64,36 @@ def drop_postgres_database(url: str) -> None:
 
 
 def redis_url() -> str:
-    """The test Redis database, emptied; skips or fails when Redis does not answer."""
+    """The test Redis; skips or fails when it does not answer. Nothing is emptied: other
+    runs may be using it. Give servers a `redis_prefix()` of their own."""
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
     try:
-        client.flushdb()
+        client.ping()
     except redis.RedisError as exc:
         unavailable("Redis", str(exc))
     finally:
         client.close()
     return REDIS_URL
+
+
+def redis_prefix() -> str:
+    """A fresh `PARLEY_REDIS_PREFIX` under this run's: servers given it count failed logins
+    and sends, and publish, apart from every other test's. Replicas meant to share state
+    get the same one."""
+    return f"{RUN_PREFIX}{uuid.uuid4().hex[:8]}:"
+
+
+def delete_run_keys() -> None:
+    """Remove the Redis keys this run left (counters expire anyway; this is tidiness)."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        keys = list(client.scan_iter(match=f"{RUN_PREFIX}*", count=500))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+    except redis.RedisError:
+        pass  # Redis was never there, or is gone: there is nothing of ours to remove.
+    finally:
+        client.close()
 
 
 def empty_tables(database_url: str, tables: Sequence[str]) -> None:

@@ -44,9 +44,9 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(params=["memory", "redis"])
 def counter(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Settings overrides selecting the failure counter; Redis is emptied first."""
+    """Settings overrides selecting the failure counter; with Redis, counters of its own."""
     if request.param == "redis":
-        return {"redis_url": services.redis_url()}
+        return {"redis_url": services.redis_url(), "redis_prefix": services.redis_prefix()}
     return {}
 
 
@@ -167,10 +167,10 @@ def test_successful_logins_do_not_count_as_failures(limited: AuthApi) -> None:
 
 
 def test_with_redis_two_servers_share_the_failure_count(tmp_path: Path, postgres_url: str) -> None:
-    redis_url = services.redis_url()
+    redis = {"redis_url": services.redis_url(), "redis_prefix": services.redis_prefix()}
     with (
-        limited_server(tmp_path / "one", postgres_url, redis_url=redis_url) as first,
-        limited_server(tmp_path / "two", postgres_url, redis_url=redis_url) as second,
+        limited_server(tmp_path / "one", postgres_url, **redis) as first,
+        limited_server(tmp_path / "two", postgres_url, **redis) as second,
     ):
         account = first.account()
         fail(first, account, PER_ACCOUNT - 1)
@@ -189,6 +189,31 @@ def test_without_redis_each_server_counts_alone(tmp_path: Path, postgres_url: st
     with (
         limited_server(tmp_path / "one", postgres_url) as first,
         limited_server(tmp_path / "two", postgres_url) as second,
+    ):
+        account = first.account()
+        fail(first, account, PER_ACCOUNT)
+        assert_limited(attempt(first, account))
+        assert attempt(second, account).status_code == 200
+
+
+def test_with_redis_servers_given_different_prefixes_count_apart(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # Two deployments (or two test runs) on one Redis: each prefix has its own counters.
+    redis_url = services.redis_url()
+    with (
+        limited_server(
+            tmp_path / "one",
+            postgres_url,
+            redis_url=redis_url,
+            redis_prefix=services.redis_prefix(),
+        ) as first,
+        limited_server(
+            tmp_path / "two",
+            postgres_url,
+            redis_url=redis_url,
+            redis_prefix=services.redis_prefix(),
+        ) as second,
     ):
         account = first.account()
         fail(first, account, PER_ACCOUNT)

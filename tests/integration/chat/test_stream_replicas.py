@@ -54,6 +54,7 @@ def _chat_env(url: str, auth_url: str, redis_url: str) -> dict[str, str]:
         "PARLEY_ADMIN_TOKEN": auth.ADMIN_TOKEN,
         "PARLEY_AUTH_URL": auth_url,
         "PARLEY_REDIS_URL": redis_url,
+        "PARLEY_REDIS_PREFIX": services.RUN_PREFIX,
     }
 
 

@@ -53,8 +53,10 @@ def test_redis_counters_are_shared_between_clients() -> None:
         second = ratelimit.redis_client(url)
         try:
             for _ in range(3):
-                await ratelimit.RedisCounter(first, prefix="t:").hit(key, window_seconds=60)
-            return await ratelimit.RedisCounter(second, prefix="t:").peek(key)
+                await ratelimit.RedisCounter(first, prefix=services.RUN_PREFIX).hit(
+                    key, window_seconds=60
+                )
+            return await ratelimit.RedisCounter(second, prefix=services.RUN_PREFIX).peek(key)
         finally:
             await first.aclose()
             await second.aclose()
@@ -70,7 +72,7 @@ def test_concurrent_redis_hits_are_all_counted() -> None:
 
     async def run() -> int:
         client = ratelimit.redis_client(url)
-        counter = ratelimit.RedisCounter(client, prefix="t:")
+        counter = ratelimit.RedisCounter(client, prefix=services.RUN_PREFIX)
         try:
             await asyncio.gather(*(counter.hit(key, window_seconds=60) for _ in range(50)))
             return (await counter.peek(key)).count
@@ -169,7 +171,9 @@ def test_a_dead_redis_is_reported_as_an_unavailable_dependency_quickly() -> None
     async def run() -> None:
         client = ratelimit.redis_client("redis://127.0.0.1:1/0")
         try:
-            await ratelimit.RedisCounter(client, prefix="t:").hit("k", window_seconds=60)
+            await ratelimit.RedisCounter(client, prefix=services.RUN_PREFIX).hit(
+                "k", window_seconds=60
+            )
         finally:
             await client.aclose()
 
@@ -188,14 +192,14 @@ def test_the_fallback_counter_counts_in_process_while_redis_is_down_and_shares_a
         key = f"k-{uuid.uuid4().hex}"
         try:
             during = ratelimit.FallbackCounter(
-                ratelimit.RedisCounter(dead, prefix="t:"), ratelimit.MemoryCounter()
+                ratelimit.RedisCounter(dead, prefix=services.RUN_PREFIX), ratelimit.MemoryCounter()
             )
             outage = [(await during.hit(key, window_seconds=60)).count for _ in range(3)]
             after = ratelimit.FallbackCounter(
-                ratelimit.RedisCounter(alive, prefix="t:"), ratelimit.MemoryCounter()
+                ratelimit.RedisCounter(alive, prefix=services.RUN_PREFIX), ratelimit.MemoryCounter()
             )
             other = ratelimit.FallbackCounter(
-                ratelimit.RedisCounter(alive, prefix="t:"), ratelimit.MemoryCounter()
+                ratelimit.RedisCounter(alive, prefix=services.RUN_PREFIX), ratelimit.MemoryCounter()
             )
             shared = [
                 (await after.hit(key, window_seconds=60)).count,

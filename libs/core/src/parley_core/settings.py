@@ -39,6 +39,11 @@ class CoreSettings(BaseSettings):
     redis_url: str | None = None
     """`redis://...`; unset means in-process state (one replica only)."""
 
+    redis_prefix: str = Field(default="parley:", min_length=1)
+    """Start of every Redis key this deployment writes (failed-login and send counters):
+    deployments (or test runs) sharing one Redis database keep their counts apart by each
+    having its own. Pub/sub channels are named after chat and user ids, which never collide."""
+
     admin_token: SecretStr | None = None
     """Bearer token of the `/internal` routes; unset disables them (every call answers 401)."""
 

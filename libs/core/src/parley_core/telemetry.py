@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.middleware.base import DefineMiddleware
-from litestar.plugins.prometheus import PrometheusConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import trace
 from opentelemetry.metrics import NoOpMeterProvider
@@ -134,6 +134,14 @@ def http_metrics(app_name: str) -> DefineMiddleware:
         exclude=UNSCRAPED_PATHS,
         scopes={ScopeType.HTTP},
     ).middleware
+
+
+class MetricsController(PrometheusController):
+    """`/metrics` for Prometheus. Kept out of the OpenAPI document like the probes: it is
+    for the platform, not part of the contract, and it answers Prometheus's text format
+    where Litestar would document JSON."""
+
+    include_in_schema = False
 
 
 def from_env(service_name: str, environ: Mapping[str, str] = os.environ) -> Tracing | None:

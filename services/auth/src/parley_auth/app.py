@@ -13,7 +13,6 @@ from litestar import Litestar, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.plugins.prometheus import PrometheusController
 
 from parley_auth.api import routes
 from parley_auth.domain.passwords import PasswordHasher
@@ -50,7 +49,7 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
     failures: ratelimit.WindowCounter
     capacity: ratelimit.WindowCounter
     if redis is not None:
-        failures = ratelimit.RedisCounter(redis, prefix="parley:auth:")
+        failures = ratelimit.RedisCounter(redis, prefix=f"{settings.redis_prefix}auth:")
         # Limits that only protect CPU keep working, per process, while Redis is down.
         capacity = ratelimit.FallbackCounter(failures, ratelimit.MemoryCounter())
     else:
@@ -120,7 +119,7 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
             routes.UsersController,
             internal,
             jwks_document,
-            PrometheusController,
+            telemetry.MetricsController,
             *health.handlers(probes, service="auth"),
         ],
         dependencies={

@@ -11,7 +11,6 @@ from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.plugins.prometheus import PrometheusController
 
 from parley_chat.api import routes
 from parley_chat.domain import access
@@ -48,7 +47,7 @@ def create_app(
     if redis is not None:
         # A Redis outage must not stop sending: each replica then counts on its own.
         send_counter = ratelimit.FallbackCounter(
-            ratelimit.RedisCounter(redis, prefix="parley:chat:"), send_counter
+            ratelimit.RedisCounter(redis, prefix=f"{settings.redis_prefix}chat:"), send_counter
         )
     auth_client = httpx.AsyncClient(
         base_url=settings.auth_url,
@@ -91,7 +90,9 @@ def create_app(
     stream = stream_routes.Stream(
         verifier=verifier,
         directory=peer,
-        tickets=stream_tickets.RedisTickets(redis) if redis else stream_tickets.MemoryTickets(),
+        tickets=stream_tickets.RedisTickets(redis, prefix=f"{settings.redis_prefix}chat:")
+        if redis
+        else stream_tickets.MemoryTickets(),
         ticket_seconds=settings.stream_ticket_seconds,
         chats=chats,
         channels=channels,
@@ -137,7 +138,7 @@ def create_app(
             stream_routes.stream_handler,
             stream_routes.issue_ticket,
             internal,
-            PrometheusController,
+            telemetry.MetricsController,
             *health.handlers(probes, service="chat"),
         ],
         dependencies={

@@ -6,7 +6,8 @@ in-memory backend (the embedded default). Two things are added here, each with i
 - Litestar's subscription worker ends for good on the first broker error, which would
   silently stop live delivery on that replica for the rest of its life. `ResilientChannels`
   restarts it with backoff, and once the broker answers again it tells every connection
-  to resync from the database, since whatever was published meanwhile is lost.
+  to resync from the database, since whatever was published meanwhile is lost; and once
+  more when other replicas' publishers have stopped skipping the broker.
 - Publishing awaits the broker with a short timeout and never fails the request: the
   message is already committed, and the stream's gap fill and `resume` read it back from
   the log.
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 _RETRY_MIN_SECONDS = 0.1
 _RETRY_MAX_SECONDS = 5.0
 _SKIP_AFTER_FAILURE_SECONDS = 2.0
+_RESYNC_AGAIN_AFTER_SECONDS = _SKIP_AFTER_FAILURE_SECONDS + 2.0
 
 
 class ResilientChannels(ChannelsPlugin):
@@ -67,7 +69,7 @@ class ResilientChannels(ChannelsPlugin):
                     for subscriber in self._channels.get(channel, []):
                         subscriber.put_nowait(payload)
                 return
-            except (redis.exceptions.RedisError, OSError) as exc:
+            except Exception as exc:  # whatever ends the worker, it must come back
                 if self.healthy:
                     logger.warning(
                         "broker subscription lost", extra={"error.type": type(exc).__name__}
@@ -81,8 +83,17 @@ class ResilientChannels(ChannelsPlugin):
                 self.healthy = True
                 metrics.BROKER_SUBSCRIPTION_UP.set(1)
                 delay = _RETRY_MIN_SECONDS
-                for callback in self.on_recovered:
-                    callback()
+                self._notify_recovered()
+                # Replicas whose publish failed keep skipping the broker for a while after
+                # it is back (ChannelsPublisher.send); what they skip is only in the log,
+                # and if it was a chat's last message no later frame would pull it in.
+                asyncio.get_running_loop().call_later(
+                    _RESYNC_AGAIN_AFTER_SECONDS, self._notify_recovered
+                )
+
+    def _notify_recovered(self) -> None:
+        for callback in self.on_recovered:
+            callback()
 
     async def _broker_answers(self) -> bool:
         if self._redis is None:

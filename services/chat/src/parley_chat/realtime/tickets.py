@@ -28,8 +28,6 @@ import redis.exceptions
 from parley_core import tokens
 from parley_core.errors import DependencyUnavailable
 
-_PREFIX = "parley:chat:ticket:"
-
 
 class TicketStore(Protocol):
     async def issue(self, claims: tokens.AccessClaims, ttl_seconds: int) -> str:
@@ -66,20 +64,21 @@ class MemoryTickets:
 class RedisTickets:
     """Tickets shared by every replica on one Redis."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, *, prefix: str) -> None:
         self._redis = redis
+        self._prefix = f"{prefix}ticket:"
 
     async def issue(self, claims: tokens.AccessClaims, ttl_seconds: int) -> str:
         ticket = _new_ticket()
         try:
-            await self._redis.set(_key(ticket), _dump(claims), ex=ttl_seconds)
+            await self._redis.set(self._prefix + _key(ticket), _dump(claims), ex=ttl_seconds)
         except (redis.exceptions.RedisError, OSError) as exc:
             raise DependencyUnavailable("redis") from exc
         return ticket
 
     async def redeem(self, ticket: str) -> tokens.AccessClaims | None:
         try:
-            stored = await self._redis.getdel(_key(ticket))
+            stored = await self._redis.getdel(self._prefix + _key(ticket))
         except (redis.exceptions.RedisError, OSError) as exc:
             raise DependencyUnavailable("redis") from exc
         return _load(stored) if stored is not None else None
@@ -90,7 +89,7 @@ def _new_ticket() -> str:
 
 
 def _key(ticket: str) -> str:
-    return _PREFIX + hashlib.sha256(ticket.encode()).hexdigest()
+    return hashlib.sha256(ticket.encode()).hexdigest()
 
 
 def _dump(claims: tokens.AccessClaims) -> str:
