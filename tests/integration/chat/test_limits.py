@@ -203,6 +203,20 @@ def test_a_refused_creation_spends_none_of_the_other_members_allowance(
         assert create(limited, owner, carol).status_code == 201
 
 
+def test_adding_someone_who_is_already_a_member_counts_nothing_for_them(
+    limited: ChatApi,
+) -> None:
+    bob, carol, dave, erin = limited.users(4)
+    chat_id = create(limited, carol).json()["id"]
+    assert add(limited, carol, chat_id, bob).status_code == 201
+    for _ in range(2):
+        problem(add(limited, carol, chat_id, bob), 409)
+
+    # Had the 409s counted, bob would be full after the first of these.
+    assert create(limited, dave, bob).status_code == 201
+    assert create(limited, erin, bob).status_code == 201
+
+
 # -- typing on the stream -----------------------------------------------------------------------
 
 

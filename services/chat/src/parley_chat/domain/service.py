@@ -252,10 +252,9 @@ class ChatService:
         user = (await self._directory.users(caller.tenant, [username])).get(username)
         if user is None:
             raise errors.UnknownUsers([username])
-        if user.id != caller.user_id:
-            await self._limits.spend_each(
-                limits.CHATS_JOINED, tenant=caller.tenant, user_ids=[user.id]
-            )
+        if any(member.user_id == user.id for member in view.members):
+            raise errors.AlreadyMember()  # before counting: a 409 puts nobody anywhere
+        await self._limits.spend_each(limits.CHATS_JOINED, tenant=caller.tenant, user_ids=[user.id])
         try:
             async with self._sessions() as session, session.begin():
                 chat = await queries.lock_chat(session, chat_id, tenant=caller.tenant)
