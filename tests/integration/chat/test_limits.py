@@ -348,6 +348,8 @@ def test_a_bad_limit_or_cursor_on_the_chat_list_is_a_422_naming_it(chats: ChatAp
             encoded(f"2026-01-01T00:00:00|{chat.new_id()}"),  # no time zone
             encoded(f"yesterday|{chat.new_id()}"),
             encoded(f"2026-01-01T00:00:00+00:00|{chat.new_id()}|more"),
+            encoded(f"0001-01-01T00:00:00+14:00|{chat.new_id()}"),
+            encoded(f"9999-12-31T23:59:59-14:00|{chat.new_id()}"),
         ],
     }
     for name, values in bad.items():

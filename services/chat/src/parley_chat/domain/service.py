@@ -499,7 +499,9 @@ def _read_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         if when.tzinfo is None:
             raise ValueError("naive time")
         return when.astimezone(UTC), uuid.UUID(chat_id)
-    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors too
+    # binascii.Error and UnicodeDecodeError are ValueErrors; a time near year 1 or 9999
+    # with an offset overflows when moved to UTC.
+    except (ValueError, OverflowError):
         raise InvalidField("cursor", "not a cursor this server gave", source="query") from None
 
 
