@@ -111,6 +111,36 @@ def test_chat_finds_auth_through_the_auth_service() -> None:
     assert charts.env(container)["PARLEY_AUTH_URL"] == f"http://parley-auth:{port}"
 
 
+def chat_rate_limits(*arguments: str) -> dict[str, str]:
+    """The chat container's rate-limit settings, as setting names and values."""
+    chat = charts.named(charts.template("parley", *arguments), "Deployment", "parley-chat")
+    (container,) = chat["spec"]["template"]["spec"]["containers"]
+    return {
+        name.removeprefix("PARLEY_").lower(): value
+        for name, value in charts.env(container).items()
+        if name.endswith(("_PER_MINUTE", "_PER_HOUR"))
+    }
+
+
+def test_the_chat_rate_limits_are_chat_settings_with_the_settings_defaults() -> None:
+    from parley_chat.settings import ChatSettings
+
+    limits = chat_rate_limits()
+    assert len(limits) == 6, limits
+    defaults = ChatSettings(_env_file=None)
+    for name, value in limits.items():
+        assert name in ChatSettings.model_fields, name
+        assert value == str(getattr(defaults, name)), name
+
+
+def test_a_large_chat_rate_limit_renders_as_digits_the_settings_accept() -> None:
+    from parley_chat.settings import ChatSettings
+
+    limits = chat_rate_limits("--set", "chat.rateLimits.chatsJoinedPerHour=10000000")
+    assert limits["chats_joined_per_hour"] == "10000000"
+    assert ChatSettings(_env_file=None, **limits).chats_joined_per_hour == 10_000_000
+
+
 def test_auth_reads_its_signing_key_from_a_mounted_secret() -> None:
     manifests = default()
     auth = charts.named(manifests, "Deployment", "parley-auth")

@@ -206,6 +206,11 @@ Called with (dict "ctx" $ "component" "auth" "migrate" false).
 {{- else }}
 - name: PARLEY_AUTH_URL
   value: {{ default (printf "http://%s:%v" (include "parley.componentName" (dict "ctx" $ctx "name" "auth")) $ctx.Values.auth.service.port) $values.authUrl | quote }}
+{{- range $name, $value := $values.rateLimits }}
+- name: PARLEY_{{ snakecase $name | upper }}
+  {{- /* int64: a YAML number arrives as a float, which toString writes as 1e+06. */}}
+  value: {{ $value | int64 | quote }}
+{{- end }}
 {{- end }}
 {{- with $ctx.Values.config.otlpEndpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT

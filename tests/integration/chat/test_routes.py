@@ -253,7 +253,10 @@ def test_a_direct_chat_with_an_unknown_username_is_404(chats: ChatApi) -> None:
 
 
 def test_a_new_user_has_no_chats(chats: ChatApi) -> None:
-    assert chats.http.get("/v1/chats", headers=chats.user().headers).json() == {"chats": []}
+    assert chats.http.get("/v1/chats", headers=chats.user().headers).json() == {
+        "chats": [],
+        "next_cursor": None,
+    }
 
 
 def test_the_chat_list_puts_the_most_recent_activity_first(chats: ChatApi) -> None:

@@ -213,3 +213,41 @@ def test_the_fallback_counter_counts_in_process_while_redis_is_down_and_shares_a
     outage, shared = asyncio.run(run())
     assert outage == [1, 2, 3]  # the limit still holds, per process
     assert shared == [1, 2]  # two replicas count together again
+
+
+class Tally:
+    """A real counter that also counts how often it was asked."""
+
+    def __init__(self, counter: ratelimit.WindowCounter) -> None:
+        self.counter = counter
+        self.calls = 0
+
+    async def hit(self, key: str, *, window_seconds: int) -> ratelimit.Window:
+        self.calls += 1
+        return await self.counter.hit(key, window_seconds=window_seconds)
+
+    async def peek(self, key: str) -> ratelimit.Window:
+        self.calls += 1
+        return await self.counter.peek(key)
+
+
+@pytest.mark.parametrize(("retry_seconds", "tries"), [(3600.0, 1), (0.0, 6)])
+def test_the_fallback_counter_leaves_a_failed_redis_alone_until_its_retry_time(
+    retry_seconds: float, tries: int
+) -> None:
+    async def run() -> tuple[int, list[int]]:
+        dead = ratelimit.redis_client("redis://127.0.0.1:1/0")
+        try:
+            primary = Tally(ratelimit.RedisCounter(dead, prefix="t:"))
+            counter = ratelimit.FallbackCounter(
+                primary, ratelimit.MemoryCounter(), retry_seconds=retry_seconds
+            )
+            counts = [(await counter.hit("k", window_seconds=60)).count for _ in range(3)]
+            counts += [(await counter.peek("k")).count for _ in range(3)]
+            return primary.calls, counts
+        finally:
+            await dead.aclose()
+
+    calls, counts = asyncio.run(run())
+    assert calls == tries
+    assert counts == [1, 2, 3, 3, 3, 3]  # counted in the process all along

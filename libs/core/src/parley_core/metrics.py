@@ -35,7 +35,8 @@ DEPENDENCY_UP = Gauge(
 RATE_LIMITED = Counter(
     "parley_rate_limited_requests_total",
     "Requests refused with 429 by a limit: login_account, login_address, logins_address, "
-    "registrations_address or messages_per_minute.",
+    "registrations_address, messages_per_minute, or one of chat's per-user limits "
+    "(message_edits, chat_creations, member_adds, read_markers, typing, chats_joined).",
     ["limit"],
 )
 

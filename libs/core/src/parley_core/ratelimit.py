@@ -155,33 +155,54 @@ class FallbackCounter:
     For limits that protect capacity rather than secrets (the send rate): a Redis outage
     must not stop people from sending, so each replica enforces the limit on its own
     until Redis answers again.
+
+    After a failure the shared store is left alone for `retry_seconds`: a Redis that hangs
+    costs a request one timeout, not one per counter it touches (adding 200 members counts
+    200 users), and not one per request while it is down.
     """
 
-    def __init__(self, primary: WindowCounter, fallback: WindowCounter) -> None:
+    def __init__(
+        self, primary: WindowCounter, fallback: WindowCounter, *, retry_seconds: float = 2.0
+    ) -> None:
         self._primary = primary
         self._fallback = fallback
+        self._retry_seconds = retry_seconds
+        self._skip_until = float("-inf")
         self._degraded = False
 
     async def hit(self, key: str, *, window_seconds: int) -> Window:
+        if time.monotonic() < self._skip_until:
+            return await self._fallback.hit(key, window_seconds=window_seconds)
         try:
             window = await self._primary.hit(key, window_seconds=window_seconds)
         except DependencyUnavailable:
-            self._set_degraded(True)
+            self._failed()
             return await self._fallback.hit(key, window_seconds=window_seconds)
         self._set_degraded(False)
         return window
 
     async def peek(self, key: str) -> Window:
+        if time.monotonic() < self._skip_until:
+            return await self._fallback.peek(key)
         try:
             return await self._primary.peek(key)
         except DependencyUnavailable:
+            self._failed()
             return await self._fallback.peek(key)
 
     async def give_back(self, key: str) -> None:
+        if time.monotonic() < self._skip_until:
+            await self._fallback.give_back(key)
+            return
         try:
             await self._primary.give_back(key)
         except DependencyUnavailable:
+            self._failed()
             await self._fallback.give_back(key)
+
+    def _failed(self) -> None:
+        self._skip_until = time.monotonic() + self._retry_seconds
+        self._set_degraded(True)
 
     def _set_degraded(self, degraded: bool) -> None:
         if degraded != self._degraded:

@@ -13,7 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 
 from parley_chat.api import routes
-from parley_chat.domain import access
+from parley_chat.domain import access, limits
 from parley_chat.domain.service import Caller, ChatService
 from parley_chat.peers import auth as auth_peer
 from parley_chat.realtime import broker
@@ -43,12 +43,25 @@ def create_app(
         settings.resolved_database_url(), pool_size=settings.database_pool_size
     )
     redis = ratelimit.redis_client(settings.redis_url) if settings.redis_url else None
+    # Counts sends and every other limited action (parley_chat.domain.limits).
     send_counter: ratelimit.WindowCounter = ratelimit.MemoryCounter()
     if redis is not None:
-        # A Redis outage must not stop sending: each replica then counts on its own.
+        # A Redis outage must not stop sending (or editing, or typing): each replica then
+        # counts on its own.
         send_counter = ratelimit.FallbackCounter(
             ratelimit.RedisCounter(redis, prefix=f"{settings.redis_prefix}chat:"), send_counter
         )
+    action_limits = limits.Limits(
+        send_counter,
+        {
+            limits.MESSAGE_EDITS: limits.Limit(settings.message_edits_per_minute, 60),
+            limits.CHAT_CREATIONS: limits.Limit(settings.chat_creations_per_minute, 60),
+            limits.MEMBER_ADDS: limits.Limit(settings.member_adds_per_minute, 60),
+            limits.READ_MARKERS: limits.Limit(settings.read_markers_per_minute, 60),
+            limits.TYPING: limits.Limit(settings.typing_frames_per_minute, 60),
+            limits.CHATS_JOINED: limits.Limit(settings.chats_joined_per_hour, 3600),
+        },
+    )
     auth_client = httpx.AsyncClient(
         base_url=settings.auth_url,
         transport=auth_transport,
@@ -85,6 +98,7 @@ def create_app(
         sessions=db.sessionmaker(engine),
         directory=peer,
         send_counter=send_counter,
+        action_limits=action_limits,
         publisher=publisher,
     )
     stream = stream_routes.Stream(

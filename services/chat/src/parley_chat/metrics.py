@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from parley_chat.domain import limits
 from parley_core.metrics import RATE_LIMITED
 
 # -- the message log ----------------------------------------------------------------------
@@ -153,6 +154,8 @@ def _zeros() -> None:
         PEER_REQUESTS.labels(peer="auth", outcome=outcome)
     PEER_LATENCY.labels(peer="auth")
     RATE_LIMITED.labels(limit="messages_per_minute")
+    for name in limits.NAMES:
+        RATE_LIMITED.labels(limit=name)
 
 
 _zeros()

@@ -50,5 +50,25 @@ class ChatSettings(CoreSettings):
     stream_ticket_seconds: int = Field(default=30, ge=1, le=60)
     """Lifetime of a single-use stream ticket from `POST /v1/stream/ticket` (at most 60 s)."""
 
+    message_edits_per_minute: int = Field(default=60, ge=1)
+    """Edits and deletions of their own messages one user may make a minute before 429."""
+
+    chat_creations_per_minute: int = Field(default=10, ge=1)
+    """Chats one user may create a minute (a repeat of a direct chat included) before 429."""
+
+    member_adds_per_minute: int = Field(default=60, ge=1)
+    """Members one user may add to chats a minute before 429."""
+
+    read_markers_per_minute: int = Field(default=120, ge=1)
+    """Read markers (`POST .../read`) one user may set a minute before 429."""
+
+    typing_frames_per_minute: int = Field(default=120, ge=1)
+    """Typing frames one user may send a minute over all chats and streams; past it the
+    frame is dropped with an `error` frame (the per-chat interval applies first)."""
+
+    chats_joined_per_hour: int = Field(default=100, ge=1)
+    """Chats one user may be put in by others an hour (created with them as a member, or
+    added); past it, adding them is 429 until the hour ends."""
+
     def resolved_database_url(self) -> str:
         return self.database_url or self.sqlite_url("chat")

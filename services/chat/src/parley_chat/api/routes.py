@@ -20,6 +20,8 @@ UsernamePath = Annotated[str, PathParameter(pattern=names.USERNAME_PATTERN)]
 # Litestar converts parameters leniently ("5.0" and "null" would pass as numbers), so the
 # cursors and the limit are taken as digit strings and converted here, strictly.
 Digits = Annotated[str | None, QueryParameter(pattern=r"^[0-9]{1,10}$")]
+Cursor = Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z0-9_-]{1,200}$")]
+"""The chat list's opaque cursor (base64url); what it holds is the domain's business."""
 ChatIdPath = Annotated[uuid.UUID, PathParameter()]
 SeqPath = Annotated[int, PathParameter(ge=1, le=schemas.MAX_SEQ)]
 
@@ -56,11 +58,16 @@ class ChatsController(Controller):
 
     @get("/")
     async def list_chats(
-        self, caller: NamedDependency[Caller], chats: NamedDependency[ChatService]
+        self,
+        caller: NamedDependency[Caller],
+        chats: NamedDependency[ChatService],
+        limit: Digits = None,
+        cursor: Cursor = None,
     ) -> schemas.ChatsOut:
-        return schemas.ChatsOut(
-            [schemas.ChatOut.of(view) for view in await chats.list_chats(caller)]
+        page = await chats.list_chats(
+            caller, limit=_in_range("limit", limit, 1, 200), cursor=cursor
         )
+        return schemas.ChatsOut([schemas.ChatOut.of(view) for view in page.chats], page.next_cursor)
 
     @get("/{chat_id:uuid}")
     async def get_chat(

@@ -90,6 +90,8 @@ class ChatOut(msgspec.Struct):
 
 class ChatsOut(msgspec.Struct):
     chats: list[ChatOut]
+    next_cursor: str | None
+    """Where the next page starts (`?cursor=`); null on the last page and without `limit`."""
 
 
 class MessageOut(msgspec.Struct):

@@ -49,3 +49,14 @@ class SendingTooFast(errors.TooManyRequests):
 
 class MemberNotFound(errors.NotFound):
     detail = "member not found"
+
+
+class LimitReached(errors.TooManyRequests):
+    """A per-user limit of `parley_chat.domain.limits`; the detail names it."""
+
+    def __init__(self, limit: str, count: int, window_seconds: int, *, retry_after: int):
+        self.limit = limit
+        super().__init__(
+            f"rate limit {limit} reached: at most {count} in {window_seconds} s; try again later",
+            retry_after=retry_after,
+        )

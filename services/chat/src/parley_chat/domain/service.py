@@ -8,12 +8,14 @@ append, so they can never disagree with the log (docs/architecture.md).
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from parley_chat import metrics
-from parley_chat.domain import errors, events
+from parley_chat.domain import errors, events, limits
 from parley_chat.domain.directory import Directory, TenantPolicy, UserRef
 from parley_chat.storage import queries
 from parley_chat.storage.models import Chat, Member, Message
@@ -61,6 +63,13 @@ class ChatView:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatPage:
+    chats: list[ChatView]
+    next_cursor: str | None
+    """Where the next page starts; None on the last page."""
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     messages: list[Message]
     has_more: bool
@@ -73,11 +82,13 @@ class ChatService:
         sessions: async_sessionmaker[AsyncSession],
         directory: Directory,
         send_counter: ratelimit.WindowCounter,
+        action_limits: limits.Limits,
         publisher: events.Publisher,
     ) -> None:
         self._sessions = sessions
         self._directory = directory
         self._send_counter = send_counter
+        self._limits = action_limits
         self._publisher = publisher
 
     # -- chats and members ---------------------------------------------------------------
@@ -96,6 +107,9 @@ class ChatService:
         others = sorted(set(usernames) - {caller.username})
         if kind == "direct" and len(others) != 1:
             raise InvalidField("members", "a direct chat names exactly one other user")
+        await self._limits.spend(
+            limits.CHAT_CREATIONS, tenant=caller.tenant, user_id=caller.user_id
+        )
         found = await self._directory.users(caller.tenant, others) if others else {}
         if missing := [name for name in others if name not in found]:
             raise errors.UnknownUsers(missing)
@@ -107,6 +121,9 @@ class ChatService:
             if existing := await self._direct_chat(caller, direct_key, other):
                 return existing, False
 
+        await self._limits.spend_each(
+            limits.CHATS_JOINED, tenant=caller.tenant, user_ids=[found[n].id for n in others]
+        )
         now = utcnow()
         chat = Chat(
             tenant=caller.tenant,
@@ -193,13 +210,28 @@ class ChatService:
                 events.MemberEvent("member.joined", chat.id, member, locked.last_seq)
             )
 
-    async def list_chats(self, caller: Caller) -> list[ChatView]:
+    async def list_chats(
+        self, caller: Caller, *, limit: int | None = None, cursor: str | None = None
+    ) -> ChatPage:
+        """The caller's chats, most recent activity first: all of them, or `limit` after
+        `cursor` (the `next_cursor` of the page before)."""
+        after = _read_cursor(cursor) if cursor is not None else None
         async with self._sessions() as session:
-            rows = await queries.chats_of(session, caller.user_id, tenant=caller.tenant)
+            rows = await queries.chats_of(
+                session,
+                caller.user_id,
+                tenant=caller.tenant,
+                after=after,
+                limit=None if limit is None else limit + 1,
+            )
+            more = limit is not None and len(rows) > limit
+            rows = rows[:limit]
             members = await queries.members_of(
                 session, [chat.id for chat, _ in rows], tenant=caller.tenant
             )
-        return [ChatView(chat, me, members[chat.id]) for chat, me in rows]
+        views = [ChatView(chat, me, members[chat.id]) for chat, me in rows]
+        next_cursor = _cursor(views[-1].chat) if more else None
+        return ChatPage(views, next_cursor)
 
     async def get_chat(self, caller: Caller, chat_id: uuid.UUID) -> ChatView:
         async with self._sessions() as session:
@@ -213,12 +245,16 @@ class ChatService:
         return ChatView(chat, me, members[chat_id])
 
     async def add_member(self, caller: Caller, chat_id: uuid.UUID, username: str) -> Member:
+        await self._limits.spend(limits.MEMBER_ADDS, tenant=caller.tenant, user_id=caller.user_id)
         # Refuse strangers and non-owners before asking auth about the username.
         view = await self.get_chat(caller, chat_id)
         _check_may_add(view.chat, view.me)
         user = (await self._directory.users(caller.tenant, [username])).get(username)
         if user is None:
             raise errors.UnknownUsers([username])
+        if any(member.user_id == user.id for member in view.members):
+            raise errors.AlreadyMember()  # before counting: a 409 puts nobody anywhere
+        await self._limits.spend_each(limits.CHATS_JOINED, tenant=caller.tenant, user_ids=[user.id])
         try:
             async with self._sessions() as session, session.begin():
                 chat = await queries.lock_chat(session, chat_id, tenant=caller.tenant)
@@ -367,6 +403,7 @@ class ChatService:
     async def edit(self, caller: Caller, chat_id: uuid.UUID, seq: int, *, body: str) -> Message:
         policy = await self._policy(caller.tenant)
         _check_body(body, policy.max_message_chars)
+        await self._limits.spend(limits.MESSAGE_EDITS, tenant=caller.tenant, user_id=caller.user_id)
         async with self._sessions() as session, session.begin():
             message = await self._own_message(session, caller, chat_id, seq)
             if message.deleted:
@@ -379,6 +416,7 @@ class ChatService:
 
     async def delete_message(self, caller: Caller, chat_id: uuid.UUID, seq: int) -> Message:
         """Tombstone a message: it keeps its `seq`, loses its body. Deleting twice is fine."""
+        await self._limits.spend(limits.MESSAGE_EDITS, tenant=caller.tenant, user_id=caller.user_id)
         async with self._sessions() as session, session.begin():
             message = await self._own_message(session, caller, chat_id, seq)
             changed = not message.deleted
@@ -404,6 +442,7 @@ class ChatService:
         return message
 
     async def mark_read(self, caller: Caller, chat_id: uuid.UUID, seq: int) -> None:
+        await self._limits.spend(limits.READ_MARKERS, tenant=caller.tenant, user_id=caller.user_id)
         async with self._sessions() as session, session.begin():
             found = await queries.chat_as_member(
                 session, chat_id, caller.user_id, tenant=caller.tenant
@@ -417,6 +456,10 @@ class ChatService:
             )
 
     # -- the stream ---------------------------------------------------------------------
+
+    async def count_typing(self, caller: Caller) -> None:
+        """Count one typing frame of the caller's; past the limit, `errors.LimitReached`."""
+        await self._limits.spend(limits.TYPING, tenant=caller.tenant, user_id=caller.user_id)
 
     async def positions(self, caller: Caller) -> dict[uuid.UUID, int]:
         """Each chat the caller belongs to, with its last `seq`: where a stream starts."""
@@ -438,6 +481,28 @@ class ChatService:
         if policy.suspended:
             raise errors.TenantSuspended()
         return policy
+
+
+def _cursor(chat: Chat) -> str:
+    """A position in the chat list as a keyset (last_activity_at, id), not an offset: chats
+    that move to the top while a client pages never shift the pages after it, so each chat
+    that did not move is listed exactly once (and the moved ones arrive on the stream)."""
+    position = f"{chat.last_activity_at.isoformat()}|{chat.id}"
+    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        position = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, chat_id = position.split("|")
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None:
+            raise ValueError("naive time")
+        return when.astimezone(UTC), uuid.UUID(chat_id)
+    # binascii.Error and UnicodeDecodeError are ValueErrors; a time near year 1 or 9999
+    # with an offset overflows when moved to UTC.
+    except (ValueError, OverflowError):
+        raise InvalidField("cursor", "not a cursor this server gave", source="query") from None
 
 
 def _check_may_add(chat: Chat, me: Member) -> None:

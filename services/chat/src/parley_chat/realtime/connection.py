@@ -261,6 +261,12 @@ class Connection:
         if now - self._typing_at.get(chat_id, float("-inf")) < self._policy.typing_interval_seconds:
             return  # relayed at most once per interval; the rest are dropped
         self._typing_at[chat_id] = now
+        try:
+            await self._chats.count_typing(self.caller)
+        except errors.LimitReached as exc:
+            # Dropped, and said so; the stream stays open.
+            self._enqueue(("frame", wire.error_frame(exc.detail)))
+            return
         header = wire.Header("typing", chat_id, user_id=self.caller.user_id)
         frame = wire.typing_frame(chat_id, self.caller.user_id, self.caller.username)
         await self._publisher.send(wire.envelope(header, frame), [wire.chat_channel(chat_id)])

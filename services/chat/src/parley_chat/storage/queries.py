@@ -44,15 +44,30 @@ async def chat_as_member(
 
 
 async def chats_of(
-    session: AsyncSession, user_id: uuid.UUID, *, tenant: str
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    tenant: str,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int | None = None,
 ) -> Sequence[tuple[Chat, Member]]:
-    """The user's chats with their membership, most recent activity first."""
+    """The user's chats with their membership, most recent activity first (then by id);
+    `after` a (last_activity_at, id) position of that order, only the chats past it."""
     statement = (
         select(Chat, Member)
         .join(Member, col(Member.chat_id) == col(Chat.id))
         .where(Member.tenant == tenant, Member.user_id == user_id, Chat.tenant == tenant)
         .order_by(col(Chat.last_activity_at).desc(), col(Chat.id))
+        .limit(limit)
     )
+    if after is not None:
+        at, chat_id = after
+        statement = statement.where(
+            sa.or_(
+                col(Chat.last_activity_at) < at,
+                sa.and_(col(Chat.last_activity_at) == at, col(Chat.id) > chat_id),
+            )
+        )
     return [(chat, member) for chat, member in await session.exec(statement)]
 
 
