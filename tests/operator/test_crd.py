@@ -9,6 +9,7 @@ jsonschema.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import yaml
 
 from parley_auth.domain.service import TenantLimits
 from parley_operator import spec
+from parley_operator.reconcile import status
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_FILE = ROOT / "charts/parley-crds/files/tenants.parley.dev.yaml"
@@ -71,9 +73,11 @@ def test_the_crd_is_a_valid_kubernetes_object_with_the_names_the_operator_watche
     assert version()["name"] == spec.VERSION
 
 
-def test_the_crd_has_a_status_subresource_and_phase_users_and_age_columns() -> None:
+def test_the_crd_has_a_status_subresource_and_ready_phase_users_and_age_columns() -> None:
     assert version()["subresources"] == {"status": {}}
     columns = {column["name"]: column for column in version()["additionalPrinterColumns"]}
+    assert list(columns)[0] == "Ready"
+    assert columns["Ready"]["jsonPath"] == '.status.conditions[?(@.type=="Ready")].status'
     assert columns["Phase"]["jsonPath"] == ".status.phase"
     assert (columns["Users"]["jsonPath"], columns["Users"]["type"]) == (".status.users", "integer")
     assert (columns["Age"]["jsonPath"], columns["Age"]["type"]) == (
@@ -145,13 +149,40 @@ def test_the_crd_defaults_are_the_operators_and_the_auth_services() -> None:
 
 
 def test_the_status_schema_admits_every_phase_the_operator_writes() -> None:
-    from parley_operator.reconcile import status
-
     schema = version()["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     assert schema["phase"]["enum"] == [phase.value for phase in status.Phase]
     # The API server prunes status fields the schema lacks; the operator's record of the
     # tenant it owns must survive.
     assert schema["ownsTenant"]["type"] == "boolean"
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        status.provisioned(suspended=False, users=1, admin_secret_name="acme-admin"),
+        status.provisioned(suspended=True, users=1, admin_secret_name=None),
+        status.waiting("AuthUnavailable", "auth did not answer", retry_in=1),
+        status.failed(status.Reason.TENANT_EXISTS, "auth already holds a tenant"),
+    ],
+    ids=lambda outcome: f"{outcome.phase}-{outcome.reason}",
+)
+def test_every_status_the_operator_writes_is_valid_against_the_status_schema(
+    outcome: status.Outcome,
+) -> None:
+    fields = status.patch(outcome, previous=[], generation=1, now=datetime.now(UTC))
+    written = {key: value for key, value in fields.items() if value is not None}
+    assert problems({**tenant(), "status": written}) == []
+    # Each condition carries every field of metav1.Condition (Kubernetes API conventions).
+    for condition in written["conditions"]:
+        assert set(condition) == {
+            "type",
+            "status",
+            "reason",
+            "message",
+            "lastTransitionTime",
+            "observedGeneration",
+        }
+        assert re.fullmatch(r"[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?", condition["reason"])
 
 
 def test_there_are_examples_for_every_part_of_the_spec() -> None:

@@ -114,7 +114,7 @@ def _observed(kubectl: Kubectl, namespace: str, name: str, generation: int) -> N
     assert status.get("phase") == "Ready", status
 
 
-def test_a_suspended_tenant_refuses_logins_and_shows_phase_suspended(
+def test_a_suspended_tenant_refuses_logins_and_is_ready_with_a_suspended_condition(
     run_operator: RunOperator,
     make_settings: MakeSettings,
     kubectl: Kubectl,
@@ -131,7 +131,13 @@ def test_a_suspended_tenant_refuses_logins_and_shows_phase_suspended(
         kubectl.patch(kubectl.tenants(namespace, name), {"spec": {"suspended": True}})
         status = wait_phase(kubectl, namespace, name, "Suspended")
 
-        assert ready_condition(status)["reason"] == "Suspended"
+        # Ready stays True, so `kubectl wait --for=condition=Ready` ends for it too.
+        assert (ready_condition(status)["status"], ready_condition(status)["reason"]) == (
+            "True",
+            "Suspended",
+        )
+        suspended = next(c for c in status["conditions"] if c["type"] == "Suspended")
+        assert suspended["status"] == "True"
         assert login(api, name, "alice", auth.PASSWORD).status_code == 403
 
         kubectl.patch(kubectl.tenants(namespace, name), {"spec": {"suspended": False}})
@@ -339,6 +345,8 @@ def test_a_tenant_for_an_existing_tenant_is_refused_and_its_deletion_purges_noth
         kubectl.tenant(namespace, name, {"displayName": "Mine", "admin": {"username": "root"}})
         status = wait_phase(kubectl, namespace, name, "Error")
         assert ready_condition(status)["reason"] == "TenantExists"
+        stalled = next(c for c in status["conditions"] if c["type"] == "Stalled")
+        assert (stalled["status"], stalled["reason"]) == ("True", "TenantExists")
 
         kubectl.delete(kubectl.tenants(namespace, name))
         eventually(lambda: _gone(kubectl, namespace, name), what="the finalizer removed")

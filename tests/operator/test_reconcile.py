@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -77,7 +78,11 @@ def test_a_new_password_is_generated_for_a_new_admin_or_an_unusable_old_one() ->
     )
 
 
-def test_a_ready_status_carries_phase_users_generation_and_a_true_condition() -> None:
+def conditions(fields: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {condition["type"]: condition for condition in fields["conditions"]}
+
+
+def test_a_ready_status_carries_phase_users_generation_and_the_four_conditions() -> None:
     outcome = status.provisioned(suspended=False, users=4, admin_secret_name="acme-admin")
     fields = status.patch(outcome, previous=[], generation=3, now=NOW)
     assert fields == {
@@ -93,43 +98,112 @@ def test_a_ready_status_carries_phase_users_generation_and_a_true_condition() ->
                 "message": "the tenant is provisioned in auth with 4 user(s)",
                 "lastTransitionTime": "2026-01-02T03:04:05Z",
                 "observedGeneration": 3,
-            }
+            },
+            {
+                "type": "Reconciling",
+                "status": "False",
+                "reason": "Reconciled",
+                "message": "no attempt is pending",
+                "lastTransitionTime": "2026-01-02T03:04:05Z",
+                "observedGeneration": 3,
+            },
+            {
+                "type": "Stalled",
+                "status": "False",
+                "reason": "Reconciled",
+                "message": "nothing blocks the tenant",
+                "lastTransitionTime": "2026-01-02T03:04:05Z",
+                "observedGeneration": 3,
+            },
+            {
+                "type": "Suspended",
+                "status": "False",
+                "reason": "Active",
+                "message": "the tenant accepts logins",
+                "lastTransitionTime": "2026-01-02T03:04:05Z",
+                "observedGeneration": 3,
+            },
         ],
     }
 
 
-def test_the_transition_time_moves_only_when_the_ready_status_changes() -> None:
+def test_each_transition_time_moves_only_when_its_own_status_changes() -> None:
     ready = status.provisioned(suspended=False, users=1, admin_secret_name=None)
     first = status.patch(ready, previous=[], generation=1, now=NOW)
     previous = [status.Condition.parse(item) for item in first["conditions"]]
 
     again = status.patch(ready, previous=previous, generation=1, now=LATER)
-    assert again["conditions"][0]["lastTransitionTime"] == "2026-01-02T03:04:05Z"
+    assert {c["lastTransitionTime"] for c in again["conditions"]} == {"2026-01-02T03:04:05Z"}
 
     down = status.waiting("AuthUnavailable", "auth did not answer", retry_in=0.5)
-    failed = status.patch(down, previous=previous, generation=1, now=LATER)
-    assert failed["conditions"][0]["lastTransitionTime"] == "2026-01-02T03:09:05Z"
-    assert failed["conditions"][0]["message"] == "auth did not answer; retrying in 0.5 s"
-    assert failed["phase"] == "Pending"
-    assert "users" not in failed
-    assert "adminSecretName" not in failed
+    failed = conditions(status.patch(down, previous=previous, generation=1, now=LATER))
+    assert failed["Ready"]["lastTransitionTime"] == "2026-01-02T03:09:05Z"
+    assert failed["Reconciling"]["lastTransitionTime"] == "2026-01-02T03:09:05Z"
+    # Stalled stayed False, and nothing was learnt about suspension: both keep their time.
+    assert failed["Stalled"]["lastTransitionTime"] == "2026-01-02T03:04:05Z"
+    assert failed["Suspended"]["lastTransitionTime"] == "2026-01-02T03:04:05Z"
+
+
+def test_a_service_that_does_not_answer_makes_the_tenant_reconciling_not_stalled() -> None:
+    down = status.waiting("AuthUnavailable", "auth did not answer", retry_in=0.5)
+    fields = status.patch(down, previous=[], generation=1, now=NOW)
+    found = conditions(fields)
+    assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("False", "AuthUnavailable")
+    assert found["Ready"]["message"] == "auth did not answer; retrying in 0.5 s"
+    assert (found["Reconciling"]["status"], found["Reconciling"]["reason"]) == (
+        "True",
+        "AuthUnavailable",
+    )
+    assert found["Stalled"]["status"] == "False"
+    assert "Suspended" not in found
+    assert fields["phase"] == "Pending"
+    assert "users" not in fields
+    assert "adminSecretName" not in fields
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        status.Reason.INVALID_SPEC,
+        status.Reason.TENANT_EXISTS,
+        status.Reason.ADMIN_USER_EXISTS,
+        status.Reason.SECRET_CONFLICT,
+        status.Reason.SLUG_TAKEN,
+    ],
+)
+def test_a_refusal_stalls_the_tenant_with_its_reason_and_is_not_ready(
+    reason: status.Reason,
+) -> None:
+    fields = status.patch(status.failed(reason, "change it"), previous=[], generation=2, now=NOW)
+    found = conditions(fields)
+    assert (found["Stalled"]["status"], found["Stalled"]["reason"]) == ("True", reason.value)
+    assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("False", reason.value)
+    assert found["Reconciling"]["status"] == "False"
+    assert fields["phase"] == "Error"
 
 
 def test_conditions_of_other_types_are_kept() -> None:
     other = status.Condition("Audited", "True", "Checked", "", "2025-01-01T00:00:00Z")
     outcome = status.failed(status.Reason.INVALID_SPEC, "spec.limits.maxUsers: too small")
     fields = status.patch(outcome, previous=[other], generation=None, now=NOW)
-    assert [c["type"] for c in fields["conditions"]] == ["Ready", "Audited"]
+    assert [c["type"] for c in fields["conditions"]] == [
+        "Ready",
+        "Reconciling",
+        "Stalled",
+        "Audited",
+    ]
     assert "observedGeneration" not in fields
-    assert fields["phase"] == "Error"
 
 
-def test_a_suspended_tenant_is_not_ready_and_says_how_to_resume() -> None:
+def test_a_suspended_tenant_is_ready_with_a_suspended_condition_saying_how_to_resume() -> None:
     outcome = status.provisioned(suspended=True, users=2, admin_secret_name=None)
     fields = status.patch(outcome, previous=[], generation=2, now=NOW)
+    found = conditions(fields)
     assert fields["phase"] == "Suspended"
-    assert fields["conditions"][0]["status"] == "False"
-    assert "spec.suspended is false" in fields["conditions"][0]["message"]
+    assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("True", "Suspended")
+    assert "spec.suspended is false" in found["Ready"]["message"]
+    assert (found["Suspended"]["status"], found["Suspended"]["reason"]) == ("True", "Suspended")
+    assert found["Stalled"]["status"] == found["Reconciling"]["status"] == "False"
     assert fields["adminSecretName"] is None
 
 

@@ -6,8 +6,9 @@ parse the resource (`spec.parse`), call auth, chat and the Kubernetes API, ask
 They are plain async functions, so tests call them directly against real services.
 
 Failure policy (issue 7): a service that does not answer is a `kopf.TemporaryError` with
-a doubling delay and `Ready=False` naming the service; a spec that cannot work is a
-`kopf.PermanentError` with `phase: Error` and a message that says what to change.
+a doubling delay, `Ready=False` and `Reconciling=True` naming the service; a spec that
+cannot work is a `kopf.PermanentError` with `Stalled=True`, `phase: Error` and a message
+that says what to change.
 
 Takeover (hardening issue, item 6): a Tenant changes or purges only the auth tenant it
 created, which `status.ownsTenant` records (status is written by the operator alone), and

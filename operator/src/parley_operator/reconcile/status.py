@@ -1,8 +1,19 @@
-"""What a Tenant's status says after each attempt: phase, users and the Ready condition.
+"""What a Tenant's status says after each attempt: phase, users and the conditions.
 
 Each handler ends in one `Outcome`; `patch()` turns it into the status fields of the CRD
-(charts/parley-crds/files/tenants.parley.dev.yaml), keeping the Ready condition's
-lastTransitionTime unless its status really changed (Kubernetes API conventions).
+(charts/parley-crds/files/tenants.parley.dev.yaml). The conditions follow the Kubernetes
+API conventions (and kstatus, which `kubectl wait` and Flux/Argo read):
+
+- `Ready`: True once auth holds the tenant as specified, suspended or not, so
+  `kubectl wait --for=condition=Ready` ends for a suspended tenant too;
+- `Reconciling`: True while the operator is still working towards the spec (a service
+  did not answer and the next attempt is scheduled);
+- `Stalled`: True when no retry can help until someone changes the Tenant or a Secret
+  it names (the reason says which: InvalidSpec, TenantExists, ...);
+- `Suspended`: whether `spec.suspended` is applied; written once the tenant is provisioned.
+
+Each condition carries `observedGeneration`, and its `lastTransitionTime` moves only
+when its status really changes.
 """
 
 from __future__ import annotations
@@ -12,6 +23,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+READY = "Ready"
+RECONCILING = "Reconciling"
+STALLED = "Stalled"
+SUSPENDED = "Suspended"
+CONDITION_TYPES = (READY, RECONCILING, STALLED, SUSPENDED)
 
 
 class Phase(enum.StrEnum):
@@ -25,6 +42,7 @@ class Phase(enum.StrEnum):
 class Reason(enum.StrEnum):
     RECONCILED = "Reconciled"
     SUSPENDED = "Suspended"
+    ACTIVE = "Active"
     INVALID_SPEC = "InvalidSpec"
     SLUG_TAKEN = "SlugTaken"
     ADMIN_SECRET_INVALID = "AdminSecretInvalid"
@@ -44,18 +62,25 @@ class Outcome:
     message: str
     users: int | None = None
     admin_secret_name: str | None = None
+    reconciling: bool = False
+    """A later attempt is scheduled that may succeed without anyone changing anything."""
+    stalled: bool = False
+    """Nothing will succeed until the Tenant, or a Secret it names, changes."""
+    suspended: bool | None = None
+    """Whether spec.suspended is applied in auth; None: not known from this attempt."""
 
 
 def provisioned(*, suspended: bool, users: int, admin_secret_name: str | None) -> Outcome:
     if suspended:
         return Outcome(
             Phase.SUSPENDED,
-            ready=False,
+            ready=True,
             reason=Reason.SUSPENDED,
-            message="the tenant is suspended: logins and registrations answer 403 "
-            "until spec.suspended is false",
+            message="the tenant is provisioned and suspended: logins and registrations "
+            "answer 403 until spec.suspended is false",
             users=users,
             admin_secret_name=admin_secret_name,
+            suspended=True,
         )
     return Outcome(
         Phase.READY,
@@ -64,6 +89,7 @@ def provisioned(*, suspended: bool, users: int, admin_secret_name: str | None) -
         message=f"the tenant is provisioned in auth with {users} user(s)",
         users=users,
         admin_secret_name=admin_secret_name,
+        suspended=False,
     )
 
 
@@ -74,12 +100,13 @@ def waiting(reason: str, detail: str, *, retry_in: float, deleting: bool = False
         ready=False,
         reason=reason,
         message=f"{detail}; retrying in {retry_in:g} s",
+        reconciling=True,
     )
 
 
 def failed(reason: Reason, message: str) -> Outcome:
     """The Tenant (or a Secret it names) must change before it can be applied."""
-    return Outcome(Phase.ERROR, ready=False, reason=reason, message=message)
+    return Outcome(Phase.ERROR, ready=False, reason=reason, message=message, stalled=True)
 
 
 @dataclass(frozen=True)
@@ -123,24 +150,57 @@ def patch(
     now: datetime,
 ) -> dict[str, Any]:
     """The `status` fields to merge-patch for `outcome`."""
-    ready_status = "True" if outcome.ready else "False"
-    before = next((condition for condition in previous if condition.type == "Ready"), None)
-    if before is None or before.status != ready_status:
-        transition = _rfc3339(now)
-    else:
-        transition = before.last_transition_time
-    ready = Condition(
-        type="Ready",
-        status=ready_status,
-        reason=outcome.reason,
-        message=outcome.message,
-        last_transition_time=transition,
-        observed_generation=generation,
-    )
-    others = [condition for condition in previous if condition.type != "Ready"]
+    before = {condition.type: condition for condition in previous}
+
+    def condition(kind: str, value: bool, reason: str, message: str) -> Condition:
+        status = "True" if value else "False"
+        old = before.get(kind)
+        if old is None or old.status != status:
+            transition = _rfc3339(now)
+        else:
+            transition = old.last_transition_time
+        return Condition(
+            type=kind,
+            status=status,
+            reason=reason,
+            message=message,
+            last_transition_time=transition,
+            observed_generation=generation,
+        )
+
+    written = [
+        condition(READY, outcome.ready, outcome.reason, outcome.message),
+        condition(
+            RECONCILING,
+            outcome.reconciling,
+            outcome.reason if outcome.reconciling else Reason.RECONCILED,
+            outcome.message if outcome.reconciling else "no attempt is pending",
+        ),
+        condition(
+            STALLED,
+            outcome.stalled,
+            outcome.reason if outcome.stalled else Reason.RECONCILED,
+            outcome.message if outcome.stalled else "nothing blocks the tenant",
+        ),
+    ]
+    if outcome.suspended is not None:
+        written.append(
+            condition(
+                SUSPENDED,
+                outcome.suspended,
+                Reason.SUSPENDED if outcome.suspended else Reason.ACTIVE,
+                "logins and registrations answer 403; data is kept"
+                if outcome.suspended
+                else "the tenant accepts logins",
+            )
+        )
+    elif SUSPENDED in before:
+        written.append(before[SUSPENDED])  # unknown this time: keep what was known
+    ours = {item.type for item in written}
+    others = [item for item in previous if item.type not in ours]
     fields: dict[str, Any] = {
         "phase": outcome.phase.value,
-        "conditions": [ready.as_dict(), *(condition.as_dict() for condition in others)],
+        "conditions": [item.as_dict() for item in (*written, *others)],
     }
     if generation is not None:
         fields["observedGeneration"] = generation
