@@ -8,7 +8,7 @@ real apps on SQLite, served by uvicorn on loopback. The operator runs under kopf
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from kopf.testing import KopfRunner
 
 from parley_auth.app import create_app as create_auth_app
 from parley_chat.app import create_app as create_chat_app
-from parley_operator import main
+from parley_operator import logs, main
 from parley_operator.settings import OperatorSettings
 from support import auth, chat
 from support.harness import MakeSettings, Restartable, RunOperator
@@ -121,6 +121,7 @@ def make_settings(auth_url: str) -> MakeSettings:
             "public_url": "https://chat.example.test",
             "request_timeout_seconds": 2.0,
             "refresh_interval_seconds": 1.0,
+            "metrics_port": 0,
             "retry_delay_seconds": 0.2,
             "retry_max_delay_seconds": 1.0,
         }
@@ -139,12 +140,16 @@ def run_operator(
     monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig(tmp_path / "kubeconfig")))
 
     @contextmanager
-    def running(settings: OperatorSettings, *namespaces: str) -> Iterator[KopfRunner]:
+    def running(
+        settings: OperatorSettings, *namespaces: str, extra: Sequence[str] = ()
+    ) -> Iterator[KopfRunner]:
+        """`extra`: more of kopf's `run` options, such as `--log-format=json`."""
         for name in namespaces:
             kubectl.namespace(name)
-        arguments = ["run", "--standalone", "--verbose"]
+        arguments = ["run", "--standalone", "--verbose", *extra]
         arguments += [f"--namespace={name}" for name in namespaces]
-        runner = KopfRunner(arguments, registry=main.build_registry(settings), timeout=60)
+        registry = main.build_registry(settings, json_logs=logs.wants_json(arguments))
+        runner = KopfRunner(arguments, registry=registry, timeout=60)
         with runner:
             yield runner
         assert runner.exit_code == 0, runner.output

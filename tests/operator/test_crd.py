@@ -76,7 +76,7 @@ def test_the_crd_is_a_valid_kubernetes_object_with_the_names_the_operator_watche
 def test_the_crd_has_a_status_subresource_and_ready_phase_users_and_age_columns() -> None:
     assert version()["subresources"] == {"status": {}}
     columns = {column["name"]: column for column in version()["additionalPrinterColumns"]}
-    assert list(columns)[0] == "Ready"
+    assert next(iter(columns)) == "Ready"
     assert columns["Ready"]["jsonPath"] == '.status.conditions[?(@.type=="Ready")].status'
     assert columns["Phase"]["jsonPath"] == ".status.phase"
     assert (columns["Users"]["jsonPath"], columns["Users"]["type"]) == (".status.users", "integer")

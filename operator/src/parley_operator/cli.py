@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import kopf.cli
 import pydantic
 
+from parley_operator import logs
 from parley_operator import main as registration
 from parley_operator.settings import OperatorSettings
 
@@ -43,5 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             settings = OperatorSettings()
         except pydantic.ValidationError as exc:
             sys.exit(f"parley-operator: the PARLEY_* settings are missing or invalid: {exc}")
-        controls.registry = registration.build_registry(settings)
+        controls.registry = registration.build_registry(
+            settings, json_logs=logs.wants_json(arguments)
+        )
     kopf.cli.main(args=arguments, prog_name="parley-operator", obj=controls)

@@ -13,7 +13,7 @@ from typing import Any
 
 import kopf
 
-from parley_operator import spec
+from parley_operator import logs, metrics, spec
 from parley_operator.handlers import lifecycle, tenants
 from parley_operator.reconcile.tenants import Claim
 from parley_operator.settings import OperatorSettings
@@ -21,15 +21,30 @@ from parley_operator.settings import OperatorSettings
 TENANTS = (spec.GROUP, spec.VERSION, spec.PLURAL)
 
 
-def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
+def build_registry(settings: OperatorSettings, *, json_logs: bool = False) -> kopf.OperatorRegistry:
+    """`json_logs`: kopf was asked for `--log-format=json`; write the services' field names."""
     # Handler ids are explicit: kopf keys its progress annotations on them
     # (`parley.dev/apply`), so they must not change when the code around them does.
     registry = kopf.OperatorRegistry()
     context = tenants.Context(settings)
+    observed = metrics.Metrics()
 
     @kopf.on.startup(id="configure", registry=registry)
     def configure(*, settings: kopf.OperatorSettings, **_: Any) -> None:  # kopf's, not ours
+        if json_logs:
+            logs.use_json()
         lifecycle.configure(settings)
+
+    @kopf.on.startup(id="serve-metrics", registry=registry)
+    def serve_metrics(**kwargs: Any) -> None:
+        # kopf passes indices by name, to startup handlers too (already filled).
+        observed.watch(kwargs["tenant_status"])
+        if settings.metrics_port:
+            observed.serve(settings.metrics_port)
+
+    @kopf.on.cleanup(id="stop-metrics", registry=registry)
+    def stop_metrics(**_: Any) -> None:
+        observed.stop()
 
     @kopf.on.login(id="login", registry=registry)
     async def login(**kwargs: Any) -> kopf.ConnectionInfo:
@@ -45,6 +60,12 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
     ) -> dict[str, Claim]:
         return tenants.claim(name, namespace, meta)
 
+    @kopf.index(*TENANTS, id="tenant_status", registry=registry)
+    def tenant_status(
+        *, name: str, namespace: str | None, status: kopf.Status, **_: Any
+    ) -> dict[tuple[str, str], metrics.TenantState]:
+        return {(namespace or "", name): metrics.tenant_state(status)}
+
     @kopf.on.resume(*TENANTS, id="apply", registry=registry)
     @kopf.on.create(*TENANTS, id="apply", registry=registry)
     @kopf.on.update(*TENANTS, id="apply", registry=registry)
@@ -58,7 +79,8 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
         **_: Any,
     ) -> None:
         claims = _claims(body, tenant_claims)
-        await tenants.apply(context, tenants.Event(body, patch, retry, logger, claims))
+        async with observed.observe("apply", patch):
+            await tenants.apply(context, tenants.Event(body, patch, retry, logger, claims))
 
     @kopf.on.delete(*TENANTS, id="retire", registry=registry)
     async def retire_tenant(
@@ -71,7 +93,8 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
         **_: Any,
     ) -> None:
         claims = _claims(body, tenant_claims)
-        await tenants.retire(context, tenants.Event(body, patch, retry, logger, claims))
+        async with observed.observe("retire", patch):
+            await tenants.retire(context, tenants.Event(body, patch, retry, logger, claims))
 
     @kopf.timer(
         *TENANTS,
@@ -90,7 +113,8 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
         **_: Any,
     ) -> None:
         claims = _claims(body, tenant_claims)
-        await tenants.refresh(context, tenants.Event(body, patch, retry, logger, claims))
+        async with observed.observe("refresh", patch):
+            await tenants.refresh(context, tenants.Event(body, patch, retry, logger, claims))
 
     return registry
 

@@ -45,6 +45,9 @@ class OperatorSettings(BaseSettings):
     retry_max_delay_seconds: float = Field(default=300.0, gt=0)
     """Cap of that doubling delay: a long outage is retried this often, never in a tight loop."""
 
+    metrics_port: int = Field(default=9090, ge=0, le=65535)
+    """Port of the Prometheus `/metrics` endpoint (all interfaces); 0 serves none."""
+
     @field_validator("auth_url", "chat_url", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
