@@ -20,9 +20,12 @@ from parley_operator import cli
             ["run", "-A", "--liveness=http://0.0.0.0:8080/healthz", "--standalone"],
         ),
         (["run", "--standalone"], ["run", "--standalone"]),
-        (["run", "--peering", "parley"], ["run", "--peering", "parley"]),
-        (["run", "--peering=parley"], ["run", "--peering=parley"]),
-        (["run", "-Pparley"], ["run", "-Pparley"]),
+        (
+            ["run", "--peering", "parley", "--priority=5"],
+            ["run", "--peering", "parley", "--priority=5"],
+        ),
+        (["run", "--peering=parley", "-p", "5"], ["run", "--peering=parley", "-p", "5"]),
+        (["run", "-Pparley", "-p5"], ["run", "-Pparley", "-p5"]),
         (["--help"], ["--help"]),
     ],
 )
@@ -37,6 +40,21 @@ def test_peering_from_kopfs_environment_variable_is_respected(
 ) -> None:
     monkeypatch.setenv("KOPF_RUN_PEERING", "parley")
     assert cli.kopf_arguments(["run"]) == ["run"]
+
+
+@pytest.mark.parametrize("peering", [["--peering", "parley"], ["--peering=parley"], ["-Pparley"]])
+def test_peered_replicas_without_a_priority_draw_distinct_ones_so_they_do_not_all_pause(
+    peering: list[str],
+) -> None:
+    # kopf pauses every peer that shares its priority with another live one.
+    drawn = set()
+    for _ in range(20):
+        arguments = cli.kopf_arguments(["run", *peering])
+        assert arguments[:-1] == ["run", *peering]
+        assert arguments[-1].startswith("--priority=")
+        drawn.add(int(arguments[-1].removeprefix("--priority=")))
+    assert len(drawn) > 1
+    assert all(0 < priority <= cli.PRIORITY_RANGE for priority in drawn)
 
 
 def test_the_console_script_shows_kopfs_run_options_without_any_settings() -> None:

@@ -4,11 +4,17 @@ Everything after `run` is kopf's `run` options (`--namespace`, `--all-namespaces
 `--liveness`, `--peering`, `--verbose`, `--log-format json`, ...). Without `--peering`
 the operator runs standalone (one replica, no peering objects); see docs/operator.md
 for running several replicas with peering.
+
+With `--peering` and no `--priority`, each process draws a random priority: kopf pauses
+*every* replica when peers share a priority, and the replicas of one Deployment cannot be
+given distinct ones. With distinct priorities the highest one works and the others stand
+by until its peering record expires.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 
@@ -20,6 +26,10 @@ from parley_operator import main as registration
 from parley_operator.settings import OperatorSettings
 
 PEERING_OPTIONS = ("--standalone", "--peering", "-P")
+PRIORITY_OPTIONS = ("--priority", "-p")
+# Wide, so two replicas almost never draw the same one (then both would pause until one
+# restarts). An operator run by hand to take over needs `--priority` above it, not `--dev`.
+PRIORITY_RANGE = 1_000_000
 
 
 def kopf_arguments(argv: Sequence[str]) -> list[str]:
@@ -32,7 +42,19 @@ def kopf_arguments(argv: Sequence[str]) -> list[str]:
         argument in PEERING_OPTIONS or argument.startswith(("--peering=", "-P"))
         for argument in arguments[1:]
     )
-    return arguments if asked else [*arguments, "--standalone"]
+    if not asked:
+        return [*arguments, "--standalone"]
+    if "--standalone" in arguments or _has_priority(arguments[1:]):
+        return arguments
+    return [*arguments, f"--priority={1 + secrets.randbelow(PRIORITY_RANGE)}"]
+
+
+def _has_priority(options: Sequence[str]) -> bool:
+    if os.environ.get("KOPF_RUN_PRIORITY"):
+        return True
+    return any(
+        option in PRIORITY_OPTIONS or option.startswith(("--priority=", "-p")) for option in options
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
