@@ -3,6 +3,7 @@ where it uses it, and points it at the services of the parley chart."""
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 
 from support import charts
@@ -82,7 +83,7 @@ def test_named_namespaces_get_a_role_each_and_a_watch_each() -> None:
 
 
 def test_cluster_wide_grants_tenants_and_secrets_everywhere_and_watches_namespaces() -> None:
-    (case,) = (c for c in OPERATOR if "cluster-wide" in c.id)
+    (case,) = (c for c in OPERATOR if c.id.endswith("/02-cluster-wide"))
     manifests = charts.template(case)
     assert not charts.of_kind(manifests, "Role")
     cluster_roles = {
@@ -117,8 +118,157 @@ def test_the_operator_calls_the_parley_services_with_the_admin_token() -> None:
     assert reference["key"] in secret["data"]
 
 
-def test_one_operator_runs_at_a_time() -> None:
-    operator = charts.named(charts.template("parley-operator"), "Deployment", "parley-operator")
+def args_of(manifests: list[charts.Manifest]) -> list[str]:
+    deployment = charts.named(manifests, "Deployment", "parley-operator")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    args: list[str] = container["args"]
+    return args
+
+
+def test_one_replica_runs_standalone_without_peering_objects_or_rights() -> None:
+    manifests = charts.template("parley-operator")
+    operator = charts.named(manifests, "Deployment", "parley-operator")
     assert operator["spec"]["replicas"] == 1
     assert operator["spec"]["strategy"]["type"] == "Recreate"
-    assert "--standalone" in operator["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--standalone" in args_of(manifests)
+    assert not [arg for arg in args_of(manifests) if arg.startswith("--peering")]
+    assert not charts.of_kind(manifests, "KopfPeering")
+    assert not charts.of_kind(manifests, "ClusterKopfPeering")
+    for role in charts.of_kind(manifests, "Role") + charts.of_kind(manifests, "ClusterRole"):
+        assert not {key for key in rules_by_resource(role) if key.startswith("kopf.dev/")}
+
+
+def test_several_namespaced_replicas_peer_through_a_kopfpeering_in_each_watched_namespace() -> None:
+    manifests = charts.template("parley-operator", "--set", "replicaCount=2")
+    operator = charts.named(manifests, "Deployment", "parley-operator")
+    assert operator["spec"]["replicas"] == 2
+    # A new pod stands by before an old one stops: a rollout never leaves none running.
+    assert operator["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    args = args_of(manifests)
+    assert "--peering=parley-operator" in args
+    assert "--standalone" not in args
+    # No fixed --priority: each pod draws its own, or kopf would pause them all.
+    assert not [arg for arg in args if arg.startswith(("--priority", "-p"))]
+    (peering,) = charts.of_kind(manifests, "KopfPeering")
+    assert peering["apiVersion"] == "kopf.dev/v1"
+    assert (peering["metadata"]["name"], peering["metadata"]["namespace"]) == (
+        "parley-operator",
+        "parley",
+    )
+    assert not charts.of_kind(manifests, "ClusterKopfPeering")
+    (role,) = charts.of_kind(manifests, "Role")
+    assert rules_by_resource(role)["kopf.dev/kopfpeerings"] == {"get", "list", "watch", "patch"}
+    (cluster_role,) = charts.of_kind(manifests, "ClusterRole")
+    assert not {key for key in rules_by_resource(cluster_role) if key.startswith("kopf.dev/")}
+
+
+def test_replicas_watching_named_namespaces_peer_in_each_of_them() -> None:
+    (case,) = (c for c in OPERATOR if c.id.endswith("/04-replicas"))
+    manifests = charts.template(case)
+    peerings = {p["metadata"]["namespace"] for p in charts.of_kind(manifests, "KopfPeering")}
+    roles = {
+        role["metadata"]["namespace"]
+        for role in charts.of_kind(manifests, "Role")
+        if "kopf.dev/kopfpeerings" in rules_by_resource(role)
+    }
+    assert peerings == roles == {"tenants-eu", "tenants-us"}
+
+
+def test_cluster_wide_replicas_peer_through_one_clusterkopfpeering() -> None:
+    (case,) = (c for c in OPERATOR if "cluster-wide-replicas" in c.id)
+    manifests = charts.template(case)
+    assert "--peering=parley" in args_of(manifests)
+    assert "--all-namespaces" in args_of(manifests)
+    (peering,) = charts.of_kind(manifests, "ClusterKopfPeering")
+    assert peering["metadata"]["name"] == "parley"
+    assert "namespace" not in peering["metadata"]
+    assert not charts.of_kind(manifests, "KopfPeering")
+    cluster_roles = {
+        role["metadata"]["name"]: role for role in charts.of_kind(manifests, "ClusterRole")
+    }
+    assert rules_by_resource(cluster_roles["parley-operator"])["kopf.dev/clusterkopfpeerings"] == {
+        "get",
+        "list",
+        "watch",
+        "patch",
+    }
+    assert "kopf.dev/clusterkopfpeerings" not in rules_by_resource(
+        cluster_roles["parley-operator-discovery"]
+    )
+
+
+@pytest.mark.parametrize("case", OPERATOR, ids=by_id)
+def test_each_peering_object_is_valid_against_its_crd_from_parley_crds(case: charts.Case) -> None:
+    crds = {
+        crd["spec"]["names"]["kind"]: crd
+        for crd in charts.template("parley-crds", "--set", "kopfPeering.enabled=true")
+    }
+    for kind in ("KopfPeering", "ClusterKopfPeering"):
+        (version,) = crds[kind]["spec"]["versions"]
+        validator = jsonschema.Draft7Validator(version["schema"]["openAPIV3Schema"])
+        for peering in charts.of_kind(charts.template(case), kind):
+            assert peering["apiVersion"] == f"{crds[kind]['spec']['group']}/{version['name']}"
+            assert [error.message for error in validator.iter_errors(peering)] == []
+            assert ("namespace" in peering["metadata"]) == (
+                crds[kind]["spec"]["scope"] == "Namespaced"
+            )
+
+
+def test_the_peering_crds_come_from_parley_crds_when_asked_for() -> None:
+    assert not [
+        crd
+        for crd in charts.template("parley-crds")
+        if crd["metadata"]["name"].endswith(".kopf.dev")
+    ]
+    crds = {
+        crd["metadata"]["name"]: crd
+        for crd in charts.template("parley-crds", "--set", "kopfPeering.enabled=true")
+    }
+    assert crds["kopfpeerings.kopf.dev"]["spec"]["scope"] == "Namespaced"
+    assert crds["clusterkopfpeerings.kopf.dev"]["spec"]["scope"] == "Cluster"
+    for name in ("kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"):
+        assert crds[name]["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+
+
+def test_the_operator_logs_json_and_serves_metrics_that_only_prometheus_may_reach() -> None:
+    manifests = charts.template("parley-operator")
+    assert "--log-format=json" in args_of(manifests)
+    operator = charts.named(manifests, "Deployment", "parley-operator")
+    (container,) = operator["spec"]["template"]["spec"]["containers"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert charts.env(container)["PARLEY_METRICS_PORT"] == str(ports["metrics"]) == "9090"
+    service = charts.named(manifests, "Service", "parley-operator-metrics")
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    (policy,) = charts.of_kind(manifests, "NetworkPolicy")
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert rule["from"][0]["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+    }
+    assert not charts.of_kind(manifests, "ServiceMonitor")
+    assert not charts.of_kind(manifests, "PrometheusRule")
+
+
+def test_without_metrics_the_pod_accepts_no_connection_and_serves_none() -> None:
+    manifests = charts.template("parley-operator", "--set", "metrics.enabled=false")
+    (policy,) = charts.of_kind(manifests, "NetworkPolicy")
+    assert policy["spec"]["ingress"] == []
+    assert not charts.of_kind(manifests, "Service")
+    operator = charts.named(manifests, "Deployment", "parley-operator")
+    (container,) = operator["spec"]["template"]["spec"]["containers"]
+    assert charts.env(container)["PARLEY_METRICS_PORT"] == "0"
+
+
+def test_the_service_monitor_scrapes_the_metrics_service() -> None:
+    (case,) = (c for c in OPERATOR if c.id.endswith("/04-replicas"))
+    manifests = charts.template(case)
+    (monitor,) = charts.of_kind(manifests, "ServiceMonitor")
+    service = charts.named(manifests, "Service", "parley-operator-metrics")
+    selected = monitor["spec"]["selector"]["matchLabels"]
+    assert selected.items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == [case.namespace]
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"

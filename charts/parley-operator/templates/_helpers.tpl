@@ -113,3 +113,27 @@ and posts Events about its handlers.
   resources: [events]
   verbs: [create]
 {{- end -}}
+
+{{/*
+Peering: with more than one replica the pods run kopf's `--peering`, so only one of them
+reconciles at a time. "true" or "" (templates test it with `if`).
+*/}}
+{{- define "parley-operator.peered" -}}
+{{- if gt (int .Values.replicaCount) 1 }}true{{ end -}}
+{{- end -}}
+
+{{/* The name of the KopfPeering objects (or the ClusterKopfPeering) the replicas share. */}}
+{{- define "parley-operator.peeringName" -}}
+{{- default (include "parley-operator.fullname" .) .Values.peering.name -}}
+{{- end -}}
+
+{{/*
+kopf's peering: it lists and watches the peering object and patches its own liveness
+record into the status (kopf's docs, "Peering"). `kopfpeerings` in each watched namespace,
+or `clusterkopfpeerings` with clusterWide.
+*/}}
+{{- define "parley-operator.peeringRules" -}}
+- apiGroups: [kopf.dev]
+  resources: [{{ ternary "clusterkopfpeerings" "kopfpeerings" .Values.clusterWide }}]
+  verbs: [get, list, watch, patch]
+{{- end -}}
