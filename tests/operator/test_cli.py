@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from parley_operator import cli
+from parley_operator import cli, logs
 
 
 @pytest.mark.parametrize(
@@ -85,3 +85,20 @@ def test_run_without_its_settings_fails_naming_them() -> None:
     assert failed.returncode != 0
     assert "PARLEY_* settings are missing or invalid" in failed.stderr
     assert "auth_url" in failed.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "json_lines"),
+    [
+        (["run", "--log-format=json"], True),
+        (["run", "--log-format", "json", "-A"], True),
+        (["run", "--log-format=JSON"], True),
+        (["run", "--log-format=full"], False),
+        (["run", "--log-format", "plain"], False),
+        (["run"], False),
+    ],
+)
+def test_parleys_json_log_fields_are_used_exactly_when_kopf_is_asked_for_json(
+    arguments: list[str], json_lines: bool
+) -> None:
+    assert logs.wants_json(arguments) is json_lines

@@ -55,3 +55,12 @@ def test_a_service_url_must_be_http(monkeypatch: pytest.MonkeyPatch) -> None:
         OperatorSettings(
             _env_file=None, auth_url="parley-auth:8000", chat_url="http://c:1", admin_token="t"
         )
+
+
+def test_metrics_are_served_on_9090_by_default_and_port_0_serves_none() -> None:
+    required = {"auth_url": "http://a:1", "chat_url": "http://c:1", "admin_token": "t"}
+    assert OperatorSettings(_env_file=None, **required).metrics_port == 9090
+    assert OperatorSettings(_env_file=None, metrics_port=0, **required).metrics_port == 0
+    for port in (-1, 65536):
+        with pytest.raises(pydantic.ValidationError, match="metrics_port"):
+            OperatorSettings(_env_file=None, metrics_port=port, **required)
