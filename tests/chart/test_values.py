@@ -119,4 +119,5 @@ def test_the_install_matrix_has_numbered_ci_values_files(chart: str) -> None:
             "ha-values.yaml",
             "networkpolicy-values.yaml",
             "existing-secrets-values.yaml",
+            "httproute-values.yaml",
         ]
