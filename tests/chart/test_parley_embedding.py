@@ -62,6 +62,8 @@ def test_database_and_redis_given_as_parts_with_a_password_from_an_existing_secr
     )
     secrets = {"pg-app/password": "s3cret-pw", "redis/redis-password": "r3dis"}
     for workload, pod in charts.pod_specs(manifests):
+        if workload["kind"] == "Pod":
+            continue  # the `helm test` Pods need no connection settings
         (container,) = pod["containers"]
         secrets |= {
             f"{s['metadata']['name']}/{key}": charts.b64(value)
@@ -174,3 +176,38 @@ def test_chat_can_scale_on_its_open_streams_as_well_as_cpu() -> None:
     (streams,) = (m["pods"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods")
     assert streams["metric"]["name"] == "parley_stream_connections"
     assert streams["target"] == {"type": "AverageValue", "averageValue": "800"}
+
+
+def test_the_operator_takes_the_same_extras() -> None:
+    manifests = charts.template(
+        "parley-operator",
+        "--set",
+        "extraVolumes[0].name=ca",
+        "--set",
+        "extraVolumes[0].configMap.name=corporate-ca",
+        "--set",
+        "extraVolumeMounts[0].name=ca",
+        "--set",
+        "extraVolumeMounts[0].mountPath=/etc/ssl/corporate",
+        "--set",
+        "initContainers[0].name=wait",
+        "--set",
+        "initContainers[0].image=busybox",
+        "--set",
+        "probes.liveness.periodSeconds=60",
+        "--set",
+        "preStopDelaySeconds=3",
+        "--set",
+        "global.anything.at.all=1",
+    )
+    (operator,) = charts.of_kind(manifests, "Deployment")
+    pod = operator["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert {"name": "ca", "configMap": {"name": "corporate-ca"}} in pod["volumes"]
+    assert {"name": "ca", "mountPath": "/etc/ssl/corporate"} in container["volumeMounts"]
+    assert pod["initContainers"][0]["name"] == "wait"
+    assert container["livenessProbe"]["periodSeconds"] == 60
+    assert container["livenessProbe"]["httpGet"]["port"] == "health"
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "3"]
+    (default,) = charts.of_kind(charts.template("parley-operator"), "Deployment")
+    assert "lifecycle" not in default["spec"]["template"]["spec"]["containers"][0]
