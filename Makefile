@@ -8,7 +8,7 @@ PYTHON ?= python3
 RUN := $(UV) run --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck fmt all sync clean chart-tools chart-check k8s
+.PHONY: help run test lint typecheck fmt all sync clean chart-tools chart-check chart-docs k8s
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -83,6 +83,9 @@ chart-tools: $(HELM) $(CHECKOV) $(ACTIONLINT) ## Install the pinned helm, checko
 
 chart-check: .venv/.synced chart-tools ## Lint, render, validate and checkov the charts; check the Dockerfile, k8s/ and workflows
 	$(RUN) pytest tests/chart $(PYTEST_ARGS)
+
+chart-docs: .venv/.synced ## Write the values table of each chart's README from its values.yaml
+	$(RUN) python tests/chart/values_table.py
 
 k8s: .venv/.synced $(HELM) ## Render the charts into the plain manifests under k8s/
 	$(RUN) python tests/chart/render_k8s.py $(HELM) k8s

@@ -28,6 +28,8 @@ ALLOWED_SKIPS = {
     "CKV_K8S_15": "IfNotPresent suits immutable tags and kind-loaded images",
     "CKV_K8S_35": "Parley reads its secrets from PARLEY_* environment variables only",
     "CKV_K8S_38": "the operator is a Kubernetes API client and needs its token",
+    "CKV_K8S_8": "a helm test Pod makes one request and exits: no liveness probe",
+    "CKV_K8S_9": "a helm test Pod makes one request and exits: no readiness probe",
 }
 DOCKERFILE = "Dockerfile"
 

@@ -137,7 +137,12 @@ imagePullSecrets:
 {{/*
 Where one component's database URL comes from, as (dict "secret" name "key" key "url" url):
 the component's own database.* wins over externalDatabase.*, an existing Secret wins over a
-URL. "url" is set only when the chart itself stores the URL (under "key" of its own Secret).
+host, and a host over a URL. "url" is set only when the chart itself stores the URL (under
+"key" of its own Secret). With a host, the URL is "composed" in the container from the parts
+and a password read from an existing Secret into PARLEY_DATABASE_PASSWORD, which Kubernetes
+expands where `$(PARLEY_DATABASE_PASSWORD)` appears in a later variable's value (dependent
+environment variables): the Secrets the Bitnami and CloudNativePG charts create hold a
+password, not a URL.
 Called with (dict "ctx" $ "component" "auth").
 */}}
 {{- define "parley.databaseSource" -}}
@@ -149,10 +154,39 @@ Called with (dict "ctx" $ "component" "auth").
 {{- dict "secret" "" "key" (printf "%s-database-url" .component) "url" $own.url | toJson -}}
 {{- else if $shared.existingSecret -}}
 {{- dict "secret" $shared.existingSecret "key" $shared.existingSecretKey | toJson -}}
+{{- else if $shared.host -}}
+{{- if not $shared.passwordSecret -}}
+{{- fail "externalDatabase.host needs externalDatabase.passwordSecret: the Secret holding the password" -}}
+{{- end -}}
+{{- $query := ternary "" (printf "?%s" $shared.parameters) (empty $shared.parameters) -}}
+{{- $url := printf "postgresql://%s:$(PARLEY_DATABASE_PASSWORD)@%s:%v/%s%s" $shared.user $shared.host (int $shared.port) $shared.database $query -}}
+{{- dict "composed" $url "passwordSecret" $shared.passwordSecret "passwordSecretKey" $shared.passwordSecretKey | toJson -}}
 {{- else if $shared.url -}}
 {{- dict "secret" "" "key" "database-url" "url" $shared.url | toJson -}}
 {{- else -}}
 {{- fail (printf "set externalDatabase.url, externalDatabase.existingSecret or %s.database.*: the services need PostgreSQL" .component) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Where the Redis URL comes from, as (dict "secret" name "key" key) or, with a host,
+(dict "composed" url "passwordSecret" name "passwordSecretKey" key), composed in the
+container like the database's; an existing Secret wins over a host, a host over the URL.
+*/}}
+{{- define "parley.redisSource" -}}
+{{- $redis := .Values.externalRedis -}}
+{{- if $redis.existingSecret -}}
+{{- dict "secret" $redis.existingSecret "key" $redis.existingSecretKey | toJson -}}
+{{- else if $redis.host -}}
+{{- $scheme := ternary "rediss" "redis" $redis.tls -}}
+{{- $auth := "" -}}
+{{- if $redis.passwordSecret -}}
+{{- $auth = printf "%s:$(PARLEY_REDIS_PASSWORD)@" $redis.user -}}
+{{- end -}}
+{{- $url := printf "%s://%s%s:%v/%v" $scheme $auth $redis.host (int $redis.port) (int $redis.database) -}}
+{{- dict "composed" $url "passwordSecret" $redis.passwordSecret "passwordSecretKey" $redis.passwordSecretKey | toJson -}}
+{{- else -}}
+{{- dict "secret" (include "parley.connectionSecret" .) "key" "redis-url" | toJson -}}
 {{- end -}}
 {{- end -}}
 
@@ -174,11 +208,21 @@ Called with (dict "ctx" $ "component" "auth" "migrate" false).
   value: /tmp/parley
 - name: PARLEY_LOG_LEVEL
   value: {{ $ctx.Values.config.logLevel | quote }}
+{{- if $database.composed }}
+- name: PARLEY_DATABASE_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $database.passwordSecret }}
+      key: {{ $database.passwordSecretKey }}
+- name: PARLEY_DATABASE_URL
+  value: {{ $database.composed | quote }}
+{{- else }}
 - name: PARLEY_DATABASE_URL
   valueFrom:
     secretKeyRef:
       name: {{ $databaseSecret }}
       key: {{ $database.key }}
+{{- end }}
 {{- if not .migrate }}
 - name: PARLEY_HOST
   value: 0.0.0.0
@@ -190,11 +234,24 @@ Called with (dict "ctx" $ "component" "auth" "migrate" false).
 - name: PARLEY_CORS_ORIGINS
   value: {{ join "," . | quote }}
 {{- end }}
+{{- $redis := include "parley.redisSource" $ctx | fromJson }}
+{{- if $redis.composed }}
+{{- with $redis.passwordSecret }}
+- name: PARLEY_REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $redis.passwordSecretKey }}
+{{- end }}
+- name: PARLEY_REDIS_URL
+  value: {{ $redis.composed | quote }}
+{{- else }}
 - name: PARLEY_REDIS_URL
   valueFrom:
     secretKeyRef:
-      name: {{ default (include "parley.connectionSecret" $ctx) $ctx.Values.externalRedis.existingSecret }}
-      key: {{ ternary $ctx.Values.externalRedis.existingSecretKey "redis-url" (not (empty $ctx.Values.externalRedis.existingSecret)) }}
+      name: {{ $redis.secret }}
+      key: {{ $redis.key }}
+{{- end }}
 - name: PARLEY_REDIS_PREFIX
   value: {{ $ctx.Values.externalRedis.keyPrefix | quote }}
 - name: PARLEY_ADMIN_TOKEN
