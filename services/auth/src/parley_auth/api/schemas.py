@@ -26,7 +26,7 @@ Positive = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
 
 
 def _check_display_name(value: str | None) -> None:
-    if value is not None and (problem := names.label_problem(value)):
+    if value is not None and (problem := names.text_problem(value)):
         raise ValueError(f"display_name {problem}")
 
 
