@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 import msgspec
 
-from parley_chat.domain import service
-from parley_chat.storage.models import Member, Message
 from parley_core import names
 
 MAX_SEQ = 2**31 - 1
@@ -50,18 +48,22 @@ class ReadBody(msgspec.Struct):
     seq: Seq
 
 
-class MemberOut(msgspec.Struct):
+class _Out(msgspec.Struct):
+    @classmethod
+    def of(cls, view: object) -> Self:
+        """The wire form of a domain view (`parley_chat.domain.views`): each field read
+        from the view's attribute of the same name."""
+        return msgspec.convert(view, cls, from_attributes=True)
+
+
+class MemberOut(_Out):
     user_id: uuid.UUID
     username: str
     role: str
     joined_at: datetime
 
-    @classmethod
-    def of(cls, member: Member) -> MemberOut:
-        return cls(member.user_id, member.username, member.role, member.joined_at)
 
-
-class ChatOut(msgspec.Struct):
+class ChatOut(_Out):
     id: uuid.UUID
     kind: str
     title: str | None
@@ -72,21 +74,6 @@ class ChatOut(msgspec.Struct):
     members: list[MemberOut]
     last_activity_at: datetime
 
-    @classmethod
-    def of(cls, view: service.ChatView) -> ChatOut:
-        chat = view.chat
-        return cls(
-            id=chat.id,
-            kind=chat.kind,
-            title=chat.title,
-            created_at=chat.created_at,
-            last_seq=chat.last_seq,
-            last_read_seq=view.me.last_read_seq,
-            unread=view.unread,
-            members=[MemberOut.of(member) for member in view.members],
-            last_activity_at=chat.last_activity_at,
-        )
-
 
 class ChatsOut(msgspec.Struct):
     chats: list[ChatOut]
@@ -94,7 +81,7 @@ class ChatsOut(msgspec.Struct):
     """Where the next page starts (`?cursor=`); null on the last page and without `limit`."""
 
 
-class MessageOut(msgspec.Struct):
+class MessageOut(_Out):
     id: uuid.UUID
     chat_id: uuid.UUID
     seq: int
@@ -105,21 +92,6 @@ class MessageOut(msgspec.Struct):
     created_at: datetime
     edited_at: datetime | None
     deleted: bool
-
-    @classmethod
-    def of(cls, message: Message) -> MessageOut:
-        return cls(
-            id=message.id,
-            chat_id=message.chat_id,
-            seq=message.seq,
-            sender_id=message.sender_id,
-            sender_username=message.sender_username,
-            body=message.body,
-            client_msg_id=message.client_msg_id,
-            created_at=message.created_at,
-            edited_at=message.edited_at,
-            deleted=message.deleted,
-        )
 
 
 class MessagesOut(msgspec.Struct):
