@@ -126,18 +126,15 @@ class TenantOut(msgspec.Struct):
     updated_at: datetime
 
     @classmethod
-    def of(cls, state: service.TenantState) -> TenantOut:
-        tenant = state.tenant
+    def of(cls, tenant: service.TenantView) -> TenantOut:
         return cls(
             id=tenant.id,
             slug=tenant.slug,
             display_name=tenant.display_name,
             self_registration=tenant.self_registration,
             suspended=tenant.suspended,
-            limits=LimitsBody(
-                tenant.max_users, tenant.messages_per_minute, tenant.max_message_chars
-            ),
-            usage=UsageOut(state.users),
+            limits=msgspec.convert(tenant.limits, LimitsBody, from_attributes=True),
+            usage=UsageOut(tenant.users),
             created_at=tenant.created_at,
             updated_at=tenant.updated_at,
         )
