@@ -13,7 +13,7 @@ from typing import Annotated
 import msgspec
 
 from parley_auth.domain import service
-from parley_core import names
+from parley_core import names, views
 
 Slug = names.Slug
 Username = names.Username
@@ -50,31 +50,23 @@ class RefreshBody(msgspec.Struct):
     refresh_token: OpaqueToken
 
 
-class UserOut(msgspec.Struct):
+class UserOut(views.Out):
     id: uuid.UUID
     tenant: str
     username: str
     display_name: str
     created_at: datetime
 
-    @classmethod
-    def of(cls, user: service.UserView) -> UserOut:
-        return cls(user.id, user.tenant, user.username, user.display_name, user.created_at)
-
 
 class UsersOut(msgspec.Struct):
     users: list[UserOut]
 
 
-class TokenPairOut(msgspec.Struct):
+class TokenPairOut(views.Out):
     access_token: str
     refresh_token: str
     expires_in: int
     token_type: str = "Bearer"
-
-    @classmethod
-    def of(cls, pair: service.TokenPair) -> TokenPairOut:
-        return cls(pair.access_token, pair.refresh_token, pair.expires_in)
 
 
 _DEFAULT_LIMITS = service.TenantLimits()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from parley_auth.storage.models import Tenant, User
+from parley_core import views
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +49,7 @@ class TenantView:
         limits = TenantLimits(
             tenant.max_users, tenant.messages_per_minute, tenant.max_message_chars
         )
-        return cls(
-            tenant.id,
-            tenant.slug,
-            tenant.display_name,
-            tenant.self_registration,
-            tenant.suspended,
-            limits,
-            users,
-            tenant.created_at,
-            tenant.updated_at,
-        )
+        return views.copy_fields(cls, tenant, limits=limits, users=users)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +62,7 @@ class UserView:
 
     @classmethod
     def of(cls, user: User, tenant_slug: str) -> UserView:
-        return cls(user.id, tenant_slug, user.username, user.display_name, user.created_at)
+        return views.copy_fields(cls, user, tenant=tenant_slug)
 
 
 @dataclass(frozen=True, slots=True)

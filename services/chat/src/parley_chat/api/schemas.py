@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
 import msgspec
 
-from parley_core import names
+from parley_core import names, views
 
 MAX_SEQ = 2**31 - 1
 """`seq` is a 32-bit column; larger cursors are refused, not overflowed into a 500."""
@@ -48,22 +48,14 @@ class ReadBody(msgspec.Struct):
     seq: Seq
 
 
-class _Out(msgspec.Struct):
-    @classmethod
-    def of(cls, view: object) -> Self:
-        """The wire form of a domain view (`parley_chat.domain.views`): each field read
-        from the view's attribute of the same name."""
-        return msgspec.convert(view, cls, from_attributes=True)
-
-
-class MemberOut(_Out):
+class MemberOut(views.Out):
     user_id: uuid.UUID
     username: str
     role: str
     joined_at: datetime
 
 
-class ChatOut(_Out):
+class ChatOut(views.Out):
     id: uuid.UUID
     kind: str
     title: str | None
@@ -81,7 +73,7 @@ class ChatsOut(msgspec.Struct):
     """Where the next page starts (`?cursor=`); null on the last page and without `limit`."""
 
 
-class MessageOut(_Out):
+class MessageOut(views.Out):
     id: uuid.UUID
     chat_id: uuid.UUID
     seq: int

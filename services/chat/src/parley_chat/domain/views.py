@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from parley_chat.storage.models import Chat, Member, Message
+from parley_core import views
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class MemberView:
 
     @classmethod
     def of(cls, member: Member) -> MemberView:
-        return cls(member.user_id, member.username, member.role, member.joined_at)
+        return views.copy_fields(cls, member)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +56,9 @@ class ChatView:
 
     @classmethod
     def of(cls, chat: Chat, me: Member, members: list[Member]) -> ChatView:
-        return cls(
-            id=chat.id,
-            kind=chat.kind,
-            title=chat.title,
-            created_at=chat.created_at,
-            last_activity_at=chat.last_activity_at,
-            last_seq=chat.last_seq,
+        return views.copy_fields(
+            cls,
+            chat,
             last_read_seq=me.last_read_seq,
             members=tuple(MemberView.of(member) for member in members),
         )
@@ -89,18 +86,7 @@ class MessageView:
 
     @classmethod
     def of(cls, message: Message) -> MessageView:
-        return cls(
-            id=message.id,
-            chat_id=message.chat_id,
-            seq=message.seq,
-            sender_id=message.sender_id,
-            sender_username=message.sender_username,
-            body=message.body,
-            client_msg_id=message.client_msg_id,
-            created_at=message.created_at,
-            edited_at=message.edited_at,
-            deleted=message.deleted,
-        )
+        return views.copy_fields(cls, message)
 
 
 @dataclass(frozen=True, slots=True)
