@@ -13,7 +13,7 @@ from typing import Annotated
 import msgspec
 
 from parley_auth.domain import service
-from parley_core import names
+from parley_core import names, views
 
 Slug = names.Slug
 Username = names.Username
@@ -26,7 +26,7 @@ Positive = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
 
 
 def _check_display_name(value: str | None) -> None:
-    if value is not None and (problem := names.label_problem(value)):
+    if value is not None and (problem := names.text_problem(value)):
         raise ValueError(f"display_name {problem}")
 
 
@@ -50,31 +50,23 @@ class RefreshBody(msgspec.Struct):
     refresh_token: OpaqueToken
 
 
-class UserOut(msgspec.Struct):
+class UserOut(views.Out):
     id: uuid.UUID
     tenant: str
     username: str
     display_name: str
     created_at: datetime
 
-    @classmethod
-    def of(cls, user: service.UserView) -> UserOut:
-        return cls(user.id, user.tenant, user.username, user.display_name, user.created_at)
-
 
 class UsersOut(msgspec.Struct):
     users: list[UserOut]
 
 
-class TokenPairOut(msgspec.Struct):
+class TokenPairOut(views.Out):
     access_token: str
     refresh_token: str
     expires_in: int
     token_type: str = "Bearer"
-
-    @classmethod
-    def of(cls, pair: service.TokenPair) -> TokenPairOut:
-        return cls(pair.access_token, pair.refresh_token, pair.expires_in)
 
 
 _DEFAULT_LIMITS = service.TenantLimits()
@@ -126,18 +118,15 @@ class TenantOut(msgspec.Struct):
     updated_at: datetime
 
     @classmethod
-    def of(cls, state: service.TenantState) -> TenantOut:
-        tenant = state.tenant
+    def of(cls, tenant: service.TenantView) -> TenantOut:
         return cls(
             id=tenant.id,
             slug=tenant.slug,
             display_name=tenant.display_name,
             self_registration=tenant.self_registration,
             suspended=tenant.suspended,
-            limits=LimitsBody(
-                tenant.max_users, tenant.messages_per_minute, tenant.max_message_chars
-            ),
-            usage=UsageOut(state.users),
+            limits=msgspec.convert(tenant.limits, LimitsBody, from_attributes=True),
+            usage=UsageOut(tenant.users),
             created_at=tenant.created_at,
             updated_at=tenant.updated_at,
         )

@@ -13,9 +13,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from parley_chat.domain import service
-from parley_chat.storage.models import Member, Message
-from parley_core import names
+from parley_core import names, views
 
 MAX_SEQ = 2**31 - 1
 """`seq` is a 32-bit column; larger cursors are refused, not overflowed into a 500."""
@@ -50,18 +48,14 @@ class ReadBody(msgspec.Struct):
     seq: Seq
 
 
-class MemberOut(msgspec.Struct):
+class MemberOut(views.Out):
     user_id: uuid.UUID
     username: str
     role: str
     joined_at: datetime
 
-    @classmethod
-    def of(cls, member: Member) -> MemberOut:
-        return cls(member.user_id, member.username, member.role, member.joined_at)
 
-
-class ChatOut(msgspec.Struct):
+class ChatOut(views.Out):
     id: uuid.UUID
     kind: str
     title: str | None
@@ -72,21 +66,6 @@ class ChatOut(msgspec.Struct):
     members: list[MemberOut]
     last_activity_at: datetime
 
-    @classmethod
-    def of(cls, view: service.ChatView) -> ChatOut:
-        chat = view.chat
-        return cls(
-            id=chat.id,
-            kind=chat.kind,
-            title=chat.title,
-            created_at=chat.created_at,
-            last_seq=chat.last_seq,
-            last_read_seq=view.me.last_read_seq,
-            unread=view.unread,
-            members=[MemberOut.of(member) for member in view.members],
-            last_activity_at=chat.last_activity_at,
-        )
-
 
 class ChatsOut(msgspec.Struct):
     chats: list[ChatOut]
@@ -94,7 +73,7 @@ class ChatsOut(msgspec.Struct):
     """Where the next page starts (`?cursor=`); null on the last page and without `limit`."""
 
 
-class MessageOut(msgspec.Struct):
+class MessageOut(views.Out):
     id: uuid.UUID
     chat_id: uuid.UUID
     seq: int
@@ -105,21 +84,6 @@ class MessageOut(msgspec.Struct):
     created_at: datetime
     edited_at: datetime | None
     deleted: bool
-
-    @classmethod
-    def of(cls, message: Message) -> MessageOut:
-        return cls(
-            id=message.id,
-            chat_id=message.chat_id,
-            seq=message.seq,
-            sender_id=message.sender_id,
-            sender_username=message.sender_username,
-            body=message.body,
-            client_msg_id=message.client_msg_id,
-            created_at=message.created_at,
-            edited_at=message.edited_at,
-            deleted=message.deleted,
-        )
 
 
 class MessagesOut(msgspec.Struct):

@@ -11,20 +11,20 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from parley_chat.storage.models import Member, Message
+from parley_chat.domain.views import MemberView, MessageView
 
 
 @dataclass(frozen=True, slots=True)
 class MessageEvent:
     kind: Literal["message", "message.updated"]
-    message: Message
+    message: MessageView
 
 
 @dataclass(frozen=True, slots=True)
 class MemberEvent:
     kind: Literal["member.joined", "member.left"]
     chat_id: uuid.UUID
-    member: Member
+    member: MemberView
     last_seq: int
     """The chat's last `seq` when the membership changed: a joiner's stream starts there."""
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import msgspec
 
 from parley_chat.api import schemas
-from parley_chat.storage.models import Member, Message
+from parley_chat.domain.views import MemberView, MessageView
 
 
 def chat_channel(chat_id: uuid.UUID) -> str:
@@ -73,11 +73,11 @@ class _TypingFrame(msgspec.Struct):
     type: str = "typing"
 
 
-def message_frame(kind: str, message: Message) -> bytes:
+def message_frame(kind: str, message: MessageView) -> bytes:
     return _encode(_MessageFrame(kind, message.chat_id, schemas.MessageOut.of(message)))
 
 
-def member_frame(kind: str, chat_id: uuid.UUID, member: Member) -> bytes:
+def member_frame(kind: str, chat_id: uuid.UUID, member: MemberView) -> bytes:
     return _encode(_MemberFrame(kind, chat_id, schemas.MemberOut.of(member)))
 
 

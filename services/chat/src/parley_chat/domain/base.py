@@ -1,0 +1,74 @@
+"""What every part of `ChatService` shares: its dependencies and the reads they all start
+from. The parts (`chats`, `members`, `messages`) add operations; `service.ChatService`
+puts them together as the one entry point the API and the stream call.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from parley_chat.domain import errors, events, limits
+from parley_chat.domain.directory import Directory, TenantPolicy, UserRef
+from parley_chat.domain.views import Caller, ChatView
+from parley_chat.storage import queries
+from parley_chat.storage.models import Chat, Member
+from parley_core import ratelimit
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceBase:
+    sessions: async_sessionmaker[AsyncSession]
+    directory: Directory
+    send_counter: ratelimit.WindowCounter
+    """Counts `messages_per_minute`, the one limit each tenant sets for itself."""
+    action_limits: limits.Limits
+    publisher: events.Publisher
+
+    async def get_chat(self, caller: Caller, chat_id: uuid.UUID) -> ChatView:
+        async with self.sessions() as session:
+            chat, me = await self._membership(session, caller, chat_id)
+            members = await queries.members_of(session, [chat_id], tenant=caller.tenant)
+        return ChatView.of(chat, me, members[chat_id])
+
+    async def _membership(
+        self, session: AsyncSession, caller: Caller, chat_id: uuid.UUID
+    ) -> tuple[Chat, Member]:
+        """The chat and the caller's membership. A chat the caller is not in is not found
+        (404, not 403), so nobody learns which chats exist."""
+        found = await queries.chat_as_member(session, chat_id, caller.user_id, tenant=caller.tenant)
+        if found is None:
+            raise errors.ChatNotFound()
+        return found
+
+    async def _policy(self, tenant: str) -> TenantPolicy:
+        policy = await self.directory.policy(tenant)
+        if policy is None:
+            raise errors.TenantGone()
+        if policy.suspended:
+            raise errors.TenantSuspended()
+        return policy
+
+
+def new_member(
+    chat_id: uuid.UUID,
+    tenant: str,
+    user: UserRef,
+    *,
+    joined_at: datetime,
+    role: str = "member",
+    last_read_seq: int = 0,
+) -> Member:
+    return Member(
+        chat_id=chat_id,
+        user_id=user.id,
+        tenant=tenant,
+        username=user.username,
+        role=role,
+        joined_at=joined_at,
+        last_read_seq=last_read_seq,
+    )

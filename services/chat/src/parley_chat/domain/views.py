@@ -1,0 +1,95 @@
+"""What the chat domain hands out: frozen views built from rows inside the domain.
+
+The API and the stream map these to the wire (`parley_chat.api.schemas`,
+`parley_chat.realtime.wire`); no ORM row leaves the domain, so a row's lazy state or a
+change to the tables never reaches a response by accident (the auth service does the same).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from parley_chat.storage.models import Chat, Member, Message
+from parley_core import views
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking, as their access token says."""
+
+    tenant: str
+    user_id: uuid.UUID
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    user_id: uuid.UUID
+    username: str
+    role: str
+    joined_at: datetime
+
+    @classmethod
+    def of(cls, member: Member) -> MemberView:
+        return views.copy_fields(cls, member)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatView:
+    """A chat as one of its members sees it."""
+
+    id: uuid.UUID
+    kind: str
+    title: str | None
+    created_at: datetime
+    last_activity_at: datetime
+    last_seq: int
+    last_read_seq: int
+    """The caller's read marker."""
+    members: tuple[MemberView, ...]
+
+    @property
+    def unread(self) -> int:
+        return max(0, self.last_seq - self.last_read_seq)
+
+    @classmethod
+    def of(cls, chat: Chat, me: Member, members: list[Member]) -> ChatView:
+        return views.copy_fields(
+            cls,
+            chat,
+            last_read_seq=me.last_read_seq,
+            members=tuple(MemberView.of(member) for member in members),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPage:
+    chats: list[ChatView]
+    next_cursor: str | None
+    """Where the next page starts; None on the last page."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    id: uuid.UUID
+    chat_id: uuid.UUID
+    seq: int
+    sender_id: uuid.UUID
+    sender_username: str
+    body: str
+    client_msg_id: str | None
+    created_at: datetime
+    edited_at: datetime | None
+    deleted: bool
+
+    @classmethod
+    def of(cls, message: Message) -> MessageView:
+        return views.copy_fields(cls, message)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    messages: list[MessageView]
+    has_more: bool
