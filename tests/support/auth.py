@@ -24,6 +24,8 @@ def settings(data_dir: Path, database_url: str, **overrides: Any) -> AuthSetting
         "data_dir": data_dir,
         "database_url": database_url,
         "admin_token": ADMIN_TOKEN,
+        # Its own Redis keys (when a test gives it Redis), apart from other tests and runs.
+        "redis_prefix": services.redis_prefix(),
         "argon2_time_cost": 1,
         "argon2_memory_kib": 64,
         "argon2_parallelism": 1,

@@ -26,6 +26,8 @@ def settings(data_dir: Path, database_url: str, auth_url: str, **overrides: Any)
         "data_dir": data_dir,
         "database_url": database_url,
         "admin_token": auth.ADMIN_TOKEN,
+        # Its own Redis keys (when a test gives it Redis), apart from other tests and runs.
+        "redis_prefix": services.redis_prefix(),
         "auth_url": auth_url,
         "auth_cache_seconds": 0,
     }

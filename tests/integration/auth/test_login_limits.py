@@ -357,6 +357,8 @@ def test_two_auth_processes_on_postgres_and_redis_let_at_most_the_limit_reach_ar
     env = {
         "PARLEY_DATABASE_URL": postgres_url,
         "PARLEY_REDIS_URL": redis_url,
+        # Both processes count together, apart from every other test and run.
+        "PARLEY_REDIS_PREFIX": services.redis_prefix(),
         "PARLEY_ADMIN_TOKEN": auth.ADMIN_TOKEN,
         "PARLEY_ARGON2_TIME_COST": "1",
         "PARLEY_ARGON2_MEMORY_KIB": "64",
@@ -380,11 +382,16 @@ def test_two_auth_processes_on_postgres_and_redis_let_at_most_the_limit_reach_ar
         account = api.account()
         before = checked()
         statuses = all_at_once(urls, wrong_guesses(account, 200))
-        assert_at_most_checked(statuses, checked() - before, PER_ACCOUNT)
+        spent = int(checked() - before)
+        assert_at_most_checked(statuses, spent, PER_ACCOUNT)
         with AuthApi(second.url) as other:
+            # Two limits at once can refuse a guess the account alone would have let
+            # through (another guess held the address's slot for a moment), so the burst
+            # may spend fewer than PER_ACCOUNT failures: spend the rest one at a time.
+            fail(other, account, PER_ACCOUNT - spent)
             assert_limited_for(other, account)
 
-        services.redis_url()  # a new window for the address
+        # The address has spent some failures on the first burst: "at most" still holds.
         before = checked()
         statuses = all_at_once(urls, unknown_users(account.tenant, 200))
         assert_at_most_checked(statuses, checked() - before, PER_ADDRESS)

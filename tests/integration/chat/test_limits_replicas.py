@@ -42,6 +42,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 **common,
                 "PARLEY_AUTH_URL": auth_process.url,
                 "PARLEY_REDIS_URL": redis_url,
+                "PARLEY_REDIS_PREFIX": services.redis_prefix(),
                 "PARLEY_MESSAGE_EDITS_PER_MINUTE": str(LOW),
                 "PARLEY_CHATS_JOINED_PER_HOUR": str(LOW),
             }

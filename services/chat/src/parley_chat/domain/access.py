@@ -20,6 +20,7 @@ once the cache is warm:
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import uuid
 from dataclasses import dataclass
@@ -62,12 +63,13 @@ async def standing_of(directory: Directory, credential: Credential) -> Standing:
 async def admit(directory: Directory, credential: Credential, *, write: bool) -> Caller:
     """The caller the token names, refused when its tenant is gone (401) or, for a
     write, suspended (403)."""
-    found = await standing_of(directory, credential)
+    policy = await directory.policy(credential.caller.tenant)
+    found = standing(policy, credential)
     if found is Standing.GONE:
         raise errors.TenantGone()
     if write and found is Standing.SUSPENDED:
         raise errors.TenantSuspended()
-    return credential.caller
+    return dataclasses.replace(credential.caller, policy=policy)
 
 
 def _same_incarnation(policy: TenantPolicy, credential: Credential) -> bool:

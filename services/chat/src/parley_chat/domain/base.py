@@ -45,8 +45,8 @@ class ServiceBase:
             raise errors.ChatNotFound()
         return found
 
-    async def _policy(self, tenant: str) -> TenantPolicy:
-        policy = await self.directory.policy(tenant)
+    async def _policy(self, caller: Caller) -> TenantPolicy:
+        policy = caller.policy or await self.directory.policy(caller.tenant)
         if policy is None:
             raise errors.TenantGone()
         if policy.suspended:

@@ -32,7 +32,7 @@ class Messages(ServiceBase):
         self, caller: Caller, chat_id: uuid.UUID, *, body: str, client_msg_id: str | None
     ) -> tuple[MessageView, bool]:
         """Append a message; `(message, False)` when `client_msg_id` was already used."""
-        policy = await self._policy(caller.tenant)
+        policy = await self._policy(caller)
         _check_body(body, policy.max_message_chars)
         if client_msg_id is not None and (
             problem := names.control_problem(client_msg_id, multiline=True)
@@ -119,7 +119,7 @@ class Messages(ServiceBase):
             return Page([MessageView.of(row) for row in rows[-limit:]], len(rows) > limit)
 
     async def edit(self, caller: Caller, chat_id: uuid.UUID, seq: int, *, body: str) -> MessageView:
-        policy = await self._policy(caller.tenant)
+        policy = await self._policy(caller)
         _check_body(body, policy.max_message_chars)
         await self.action_limits.spend(
             limits.MESSAGE_EDITS, tenant=caller.tenant, user_id=caller.user_id

@@ -8,9 +8,10 @@ change to the tables never reaches a response by accident (the auth service does
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from parley_chat.domain.directory import TenantPolicy
 from parley_chat.storage.models import Chat, Member, Message
 from parley_core import views
 
@@ -22,6 +23,9 @@ class Caller:
     tenant: str
     user_id: uuid.UUID
     username: str
+    policy: TenantPolicy | None = field(default=None, compare=False)
+    """The tenant policy the request was admitted under (`domain.access`), so the rules
+    that need it (body length, send rate) do not ask auth a second time."""
 
 
 @dataclass(frozen=True, slots=True)
