@@ -14,7 +14,6 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +22,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support import problems
 from support.auth import PASSWORD, AuthApi
+from support.problems import (
+    HYPOTHESIS,
+    JSON_VALUES,
+    UNDECODABLE_STRINGS,
+    assert_error_shape,
+    case,
+    invalid,
+    not_a_server_error,
+    problem,
+    with_field,
+    with_raw_field,
+)
 
 # shared/API.md "Names", as full matches: a trailing newline is not part of any name.
 SLUG = r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?"
@@ -48,7 +60,7 @@ REQUIRED_FIELDS = {
     "put_user": ("password",),
 }
 OPTIONAL_FIELDS = {"display_name"}
-NOT_STRINGS: tuple[Any, ...] = (42, 4.2, True, None, [], ["x"], {"a": "b"}, {"nested": {"x": [1]}})
+NOT_STRINGS = (*problems.NOT_STRINGS, None)
 ODD_STRINGS = (
     "\x00",
     "ab\x00cd",
@@ -68,18 +80,6 @@ ODD_STRINGS = (
 )
 LONG_STRING = "x" * 100_000
 """Bigger than any auth body may be (64 KiB): a 413 before anything is decoded."""
-# JSON strings no UTF-8 text can hold: lone surrogate escapes, then raw bytes that are not
-# UTF-8 (an encoded surrogate, an overlong NUL, a stray 0xff).
-UNDECODABLE_STRINGS = (
-    b'"\\ud800"',
-    b'"\\udfff"',
-    b'"abc\\ud800def"',
-    b'"\\ud800\\ud800"',
-    b'"\\udc00\\ud800"',
-    b'"\xed\xa0\x80"',
-    b'"\xc0\x80"',
-    b'"\xff"',
-)
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,7 @@ class BodyRoute:
 
 
 def body_route(api: AuthApi, name: str) -> BodyRoute:
+    body: dict[str, Any]
     if name == "register":
         body = {"tenant": api.tenant(), "username": "alice", "password": PASSWORD}
         return BodyRoute("POST", "/v1/auth/register", body, 201)
@@ -127,67 +128,6 @@ def body_route(api: AuthApi, name: str) -> BodyRoute:
     path = f"/internal/v1/tenants/{api.tenant()}/users/admin"
     body = {"password": PASSWORD, "display_name": "Admin"}
     return BodyRoute("PUT", path, body, 201, api.admin)
-
-
-def problem(response: httpx.Response, *expected: int) -> dict[str, Any]:
-    """The body of a 4xx answer, checked against shared/API.md's error shape."""
-    assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
-    if expected:
-        assert response.status_code in expected, (response.status_code, response.text[:500])
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert_error_shape(response.status_code, body)
-    return body
-
-
-def assert_error_shape(status: int, body: Any) -> None:
-    assert isinstance(body, dict), body
-    assert type(body["status_code"]) is int
-    assert body["status_code"] == status
-    assert isinstance(body["detail"], str)
-    assert body["detail"].strip()
-
-
-def invalid(response: httpx.Response, field_name: str) -> dict[str, Any]:
-    """A 422 that names `field_name` in its `detail` and in its `errors` list."""
-    body = problem(response, 422)
-    assert field_name in body["detail"], body
-    errors = body["errors"]
-    assert isinstance(errors, list)
-    assert errors
-    assert all(isinstance(error["message"], str) and error["message"] for error in errors)
-    assert any(
-        field_name in str(error["field"]) or field_name in error["message"] for error in errors
-    ), errors
-    return body
-
-
-@contextmanager
-def case(*inputs: Any) -> Iterator[None]:
-    """Name the looped-over input in a failure, as a parametrize id would."""
-    try:
-        yield
-    except AssertionError as exc:
-        exc.add_note("input: " + ", ".join(f"{value!r:.120}" for value in inputs))
-        raise
-
-
-def not_a_server_error(response: httpx.Response) -> None:
-    """Any answer below 500; an error answer in the contract's shape."""
-    assert response.status_code < 500, (response.status_code, response.text[:500])
-    if response.status_code >= 400:
-        problem(response)
-
-
-def with_field(body: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
-    return {**body, name: value}
-
-
-def with_raw_field(body: dict[str, Any], name: str, raw: bytes) -> bytes:
-    """`body` as JSON bytes with the value of `name` replaced by `raw`, unescaped."""
-    marker = f"__raw_{uuid.uuid4().hex}__"
-    encoded = json.dumps(with_field(body, name, marker)).encode()
-    return encoded.replace(f'"{marker}"'.encode(), raw)
 
 
 def raw_request(
@@ -832,28 +772,11 @@ def test_a_wrong_method_is_a_405_in_the_error_shape(api: AuthApi) -> None:
 
 # -- generated bodies ---------------------------------------------------------------------
 
-JSON_LEAVES = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**64), 2**64)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20)
-)
-JSON_VALUES = st.recursive(
-    JSON_LEAVES,
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
-    ),
-    max_leaves=6,
-)
 ODD_TEXT = st.text(max_size=80) | st.sampled_from(ODD_STRINGS)
 VALID_SLUGS = st.from_regex(SLUG, fullmatch=True)
 VALID_USERNAMES = st.from_regex(USERNAME, fullmatch=True)
 REGISTER_FIELDS = ("tenant", "username", "password", "display_name")
 LOGIN_FIELDS = ("tenant", "username", "password")
-HYPOTHESIS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
 
 
 def names_like(valid: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:

@@ -21,7 +21,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support.chat import ChatApi, User, case, invalid, not_a_server_error, problem
+from support.chat import ChatApi, User
+from support.problems import (
+    HYPOTHESIS,
+    JSON_VALUES,
+    NOT_STRINGS,
+    UNDECODABLE_STRINGS,
+    case,
+    invalid,
+    not_a_server_error,
+    problem,
+    with_raw_field,
+)
 
 MAX_SEQ = 2**31 - 1
 """The largest `seq` the service keeps (a 32-bit column); larger cursors are refused."""
@@ -96,7 +107,6 @@ REQUIRED_FIELDS = {
     "edit": ("body",),
     "mark read": ("seq",),
 }
-NOT_STRINGS: tuple[Any, ...] = (42, 4.2, True, [], ["x"], {"a": "b"}, {"nested": {"x": [1]}})
 WRONG_TYPES: dict[str, tuple[Any, ...]] = {
     "kind": (*NOT_STRINGS, None),
     "title": NOT_STRINGS,
@@ -113,18 +123,6 @@ ROUTE_FIELDS = {
     "edit": ("body",),
     "mark read": ("seq",),
 }
-# JSON strings no UTF-8 text can hold: lone surrogate escapes, then raw bytes that are not
-# UTF-8 (an encoded surrogate, an overlong NUL, a stray 0xff).
-UNDECODABLE_STRINGS = (
-    b'"\\ud800"',
-    b'"\\udfff"',
-    b'"abc\\ud800def"',
-    b'"\\udc00\\ud800"',
-    b'"\xed\xa0\x80"',
-    b'"\xc0\x80"',
-    b'"\xff"',
-    b'"abc\xfe"',
-)
 STRING_FIELDS = {
     "create a chat": ("kind", "title"),
     "add a member": ("username",),
@@ -171,13 +169,6 @@ BLANK_BODIES = (
 def last_seq(chats: ChatApi, scene: Scene) -> int:
     seq: int = chats.chat(scene.alice, scene.chat_id)["last_seq"]
     return seq
-
-
-def with_raw_field(body: dict[str, Any], name: str, raw: bytes) -> bytes:
-    """`body` as JSON bytes with the value of `name` replaced by `raw`, unescaped."""
-    marker = f"__raw_{uuid.uuid4().hex}__"
-    encoded = json.dumps({**body, name: marker}).encode()
-    return encoded.replace(f'"{marker}"'.encode(), raw)
 
 
 # -- shapes and types ----------------------------------------------------------------------
@@ -684,25 +675,8 @@ def test_odd_bytes_in_the_query_string_are_a_200_or_a_422_never_a_500(
 
 # -- generated input -----------------------------------------------------------------------
 
-JSON_LEAVES = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20)
-)
-JSON_VALUES = st.recursive(
-    JSON_LEAVES,
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
-    ),
-    max_leaves=6,
-)
 ODD_TEXT = st.text(max_size=60) | st.sampled_from(
     (*ROUND_TRIP_BODIES[:-1], *C0_CONTROLS, *BLANK_BODIES[:-1], "\x85", "\u200b", "\ufeff")
-)
-HYPOTHESIS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 

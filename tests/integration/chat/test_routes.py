@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 
-from support.chat import ChatApi, User, invalid, new_id, problem, rows_of_tenant
+from support.chat import ChatApi, User, new_id, rows_of_tenant
+from support.problems import invalid, problem
 
 CHAT_FIELDS = {
     "id",
