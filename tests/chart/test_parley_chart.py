@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -138,7 +139,8 @@ def test_a_large_chat_rate_limit_renders_as_digits_the_settings_accept() -> None
 
     limits = chat_rate_limits("--set", "chat.rateLimits.chatsJoinedPerHour=10000000")
     assert limits["chats_joined_per_hour"] == "10000000"
-    assert ChatSettings(_env_file=None, **limits).chats_joined_per_hour == 10_000_000
+    values: dict[str, Any] = {**limits}
+    assert ChatSettings(_env_file=None, **values).chats_joined_per_hour == 10_000_000
 
 
 def test_auth_reads_its_signing_key_from_a_mounted_secret() -> None:
@@ -355,6 +357,7 @@ def test_existing_secrets_replace_every_generated_secret() -> None:
     (case,) = (c for c in PARLEY if "existing-secrets" in c.id)
     manifests = charts.template(case)
     assert not charts.of_kind(manifests, "Secret")
+    assert case.values is not None
     values = yaml.safe_load(case.values.read_text())
     auth = charts.named(manifests, "Deployment", "parley-auth")
     chat = charts.named(manifests, "Deployment", "parley-chat")

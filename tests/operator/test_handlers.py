@@ -9,7 +9,7 @@ import base64
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import kopf
@@ -56,7 +56,7 @@ class Resource:
         claims: Iterable[Claim] = (),
     ) -> kopf.Patch:
         patch = kopf.Patch()
-        event = tenants.Event(kopf.Body(self.raw), patch, retry, LOGGER, claims)
+        event = tenants.Event(kopf.Body(cast(kopf.RawBody, self.raw)), patch, retry, LOGGER, claims)
         try:
             await handler(context, event)
         finally:
