@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 import time
-from contextlib import ExitStack, closing
+from collections.abc import Iterator
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -42,18 +44,23 @@ class Delta:
         return change
 
 
-def _apis(stack: Stack) -> tuple[auth.AuthApi, chat.ChatApi]:
-    accounts = auth.AuthApi(stack.auth.url)
-    return accounts, chat.ChatApi(stack.chat.url, accounts)
+@contextmanager
+def _two_in_a_group(
+    stack: Stack, **tenant_spec: Any
+) -> Iterator[tuple[chat.ChatApi, chat.User, chat.User, str]]:
+    """Clients on the stack, and alice and bob of a new tenant in a group (its id last)."""
+    with (
+        auth.AuthApi(stack.auth.url) as accounts,
+        closing(chat.ChatApi(stack.chat.url, accounts)) as api,
+    ):
+        alice, bob = api.users(2, api.tenant(**tenant_spec))
+        yield api, alice, bob, api.group(alice, bob)["id"]
 
 
 def test_a_message_is_counted_persisted_sent_live_and_its_delivery_delay_observed(
     stack: Stack,
 ) -> None:
-    accounts, api = _apis(stack)
-    with accounts, closing(api):
-        alice, bob = api.users(2)
-        room = api.group(alice, bob)["id"]
+    with _two_in_a_group(stack) as (api, alice, bob, room):
         changed = Delta(stack.chat.url)
         with StreamClient(stack.chat.url, token_of(bob)) as stream:
             assert changed.settled("parley_stream_connections", 1) == 1
@@ -71,10 +78,7 @@ def test_a_message_is_counted_persisted_sent_live_and_its_delivery_delay_observe
 
 
 def test_a_resume_is_counted_and_what_it_replays_is_labelled_resume(stack: Stack) -> None:
-    accounts, api = _apis(stack)
-    with accounts, closing(api):
-        alice, bob = api.users(2)
-        room = api.group(alice, bob)["id"]
+    with _two_in_a_group(stack) as (api, alice, bob, room):
         for number in range(3):
             api.send(alice, room, f"missed {number}")
         changed = Delta(stack.chat.url)
@@ -101,8 +105,7 @@ def test_a_bad_token_at_connect_counts_as_unauthorized(stack: Stack) -> None:
 def test_logins_are_counted_by_outcome_and_refusals_by_the_limit_that_refused(
     stack: Stack,
 ) -> None:
-    accounts, _ = _apis(stack)
-    with accounts:
+    with auth.AuthApi(stack.auth.url) as accounts:
         account = accounts.account()
         changed = Delta(stack.auth.url)
         wrong = {"tenant": account.tenant, "username": account.username, "password": "wrong!!!"}
@@ -121,11 +124,7 @@ def test_logins_are_counted_by_outcome_and_refusals_by_the_limit_that_refused(
 
 
 def test_a_send_over_the_tenants_limit_counts_as_rate_limited(stack: Stack) -> None:
-    accounts, api = _apis(stack)
-    with accounts, closing(api):
-        tenant = api.tenant(limits={"messages_per_minute": 1})
-        alice, bob = api.users(2, tenant)
-        room = api.group(alice, bob)["id"]
+    with _two_in_a_group(stack, limits={"messages_per_minute": 1}) as (api, alice, _bob, room):
         changed = Delta(stack.chat.url)
         api.send(alice, room)
         refused = api.http.post(
@@ -143,10 +142,7 @@ def test_a_send_over_the_tenants_limit_counts_as_rate_limited(stack: Stack) -> N
 def test_http_requests_are_labelled_by_route_template_and_status_never_by_id(
     stack: Stack,
 ) -> None:
-    accounts, api = _apis(stack)
-    with accounts, closing(api):
-        alice, bob = api.users(2)
-        room = api.group(alice, bob)["id"]
+    with _two_in_a_group(stack) as (api, alice, _bob, room):
         changed = Delta(stack.chat.url)
         api.send(alice, room)
         labels = {"app_name": "parley-chat", "method": "POST", "status_code": "201"}

@@ -66,9 +66,11 @@ class Case:
 
 
 def cases(chart: str | None = None) -> list[Case]:
-    found = []
+    found: list[Case] = []
     for name in chart_names() if chart is None else [chart]:
-        values = sorted((CHARTS / name / "ci").glob("[0-9][0-9]-*-values.yaml"))
+        values: list[Path | None] = [
+            *sorted((CHARTS / name / "ci").glob("[0-9][0-9]-*-values.yaml"))
+        ]
         found.extend(Case(name, path) for path in values or [None])
     return found
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,50 +153,3 @@ class ChatApi:
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-# -- shared/API.md's error shape ----------------------------------------------------------
-
-
-def problem(response: httpx.Response, *expected: int) -> dict[str, Any]:
-    """The body of a 4xx answer, checked against shared/API.md's error shape."""
-    assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
-    if expected:
-        assert response.status_code in expected, (response.status_code, response.text[:500])
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert isinstance(body, dict), body
-    assert type(body["status_code"]) is int
-    assert body["status_code"] == response.status_code
-    assert isinstance(body["detail"], str)
-    assert body["detail"].strip()
-    return body
-
-
-def invalid(response: httpx.Response, field_name: str) -> dict[str, Any]:
-    """A 422 that names `field_name` in its `detail` and in its `errors` list."""
-    body = problem(response, 422)
-    assert field_name in body["detail"], body
-    errors = body["errors"]
-    assert isinstance(errors, list)
-    assert errors
-    assert all(isinstance(error["message"], str) and error["message"] for error in errors)
-    assert any(field_name in str(error["field"]) for error in errors), errors
-    return body
-
-
-def not_a_server_error(response: httpx.Response) -> None:
-    """Any answer below 500; an error answer in the contract's shape."""
-    assert response.status_code < 500, (response.status_code, response.text[:500])
-    if response.status_code >= 400:
-        problem(response)
-
-
-@contextmanager
-def case(*inputs: Any) -> Iterator[None]:
-    """Name the looped-over input in a failure, as a parametrize id would."""
-    try:
-        yield
-    except AssertionError as exc:
-        exc.add_note("input: " + ", ".join(f"{value!r:.120}" for value in inputs))
-        raise

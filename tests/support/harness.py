@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from types import TracebackType
 from typing import Any
 
 from kopf.testing import KopfRunner
 
 from parley_operator.settings import OperatorSettings
+from support.processes import Started
 from support.servers import ServedApp
 
 MakeSettings = Callable[..., OperatorSettings]
@@ -20,7 +20,7 @@ RunOperator = Callable[..., AbstractContextManager[KopfRunner]]
 """`run_operator(settings, *namespaces)`: the operator running until the block ends."""
 
 
-class Restartable:
+class Restartable(Started):
     """A real server a test may stop and start again on the same port: to its clients, an
     outage and a recovery. Each start serves a fresh app from `make_app`, on the same
     database."""
@@ -41,14 +41,3 @@ class Restartable:
         if self._served is not None:
             self._served.__exit__(None, None, None)
             self._served = None
-
-    def __enter__(self) -> Restartable:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -98,7 +98,7 @@ class Emulator(kmock.KubernetesEmulator):
         metadata.setdefault("creationTimestamp", _now())
 
     def _stamp_update(self, request: kmock.Request) -> None:
-        key = (request.resource, request.namespace, request.name)
+        key = _object_key(request)
         current = self.objects[key].raw if key in self.objects else {}
         generation = current.get("metadata", {}).get("generation", 1)
         version = self._next_version()
@@ -131,7 +131,7 @@ class Emulator(kmock.KubernetesEmulator):
     async def _mark_deleted(self, request: kmock.Request) -> None:
         # kmock sets deletionTimestamp on an object with finalizers without a new version,
         # which kopf would take for an event it has already seen.
-        key = (request.resource, request.namespace, request.name)
+        key = _object_key(request)
         async with self._lock:
             if key not in self.objects or self.objects[key].deleted:
                 return
@@ -142,10 +142,11 @@ class Emulator(kmock.KubernetesEmulator):
                 {"metadata": {"deletionTimestamp": _now(), "resourceVersion": self._next_version()}}
             )
             event = {"type": "MODIFIED", "object": self.objects[key].raw}
-            await self._buses[request.resource].put(event)
+            await self._buses[key[0]].put(event)
 
     async def _serve_list(self, request: kmock.Request) -> Any:
         listing = await super()._serve_list(request)
+        assert isinstance(listing, dict), listing
         listing["metadata"] = {"resourceVersion": str(self._latest)}
         return listing
 
@@ -346,6 +347,13 @@ def unused_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def _object_key(request: kmock.Request) -> tuple[kmock.resource, str | None, str]:
+    """Where the emulator keeps the object a request names (only named requests get here)."""
+    assert request.resource is not None, request
+    assert request.name is not None, request
+    return (request.resource, request.namespace, request.name)
 
 
 def eventually(

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -25,7 +25,36 @@ def free_port() -> int:
         return port
 
 
-class ServiceProcess:
+class Started:
+    """A server of a test's own, used as `with ...:` and stopped however the block ends, so
+    none is left running behind a failed test; `stop()` and `start()` again in between."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, sig: int, *, timeout: float) -> None:
+    """Signal a child that still runs and wait for it; kill it if it outlives `timeout`."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+class ServiceProcess(Started):
     """`python -m <module> serve` on a fixed port, with `PARLEY_*` settings from `env`.
 
     The port stays the same across `stop()` and `start()`, as a restarted pod keeps its
@@ -71,31 +100,13 @@ class ServiceProcess:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the process (SIGTERM: graceful; SIGKILL: a crash) and wait for it."""
-        if self._process is None or self._process.poll() is not None:
-            return
-        self._process.send_signal(sig)
-        try:
-            self._process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=5)
+        stop_process(self._process, sig, timeout=15)
 
     def log(self) -> str:
         return self._log_path.read_text(errors="replace") if self._log_path.exists() else ""
 
-    def __enter__(self) -> ServiceProcess:
-        return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class RedisProcess:
+class RedisProcess(Started):
     """A Redis server of the test's own, on a free port, that a test may stop and restart
     without touching the machine's shared one."""
 
@@ -129,14 +140,8 @@ class RedisProcess:
             self._process.kill()
             self._process.wait(timeout=10)
 
-    def __enter__(self) -> RedisProcess:
-        return self.start()
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-
-class PostgresProcess:
+class PostgresProcess(Started):
     """A PostgreSQL cluster of the test's own (initdb into a temporary directory, fsync
     off) on a free loopback port, that a test may crash and restart without touching the
     machine's shared server. PostgreSQL refuses to run as root, so as root the cluster
@@ -191,9 +196,6 @@ class PostgresProcess:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
-
-    def __enter__(self) -> PostgresProcess:
-        return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.remove()

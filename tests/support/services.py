@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
+from typing import NoReturn
 
 import pytest
 import redis
@@ -30,7 +31,7 @@ RUN_PREFIX = f"parley-test-{uuid.uuid4().hex[:12]}:"
 skipped_services: set[str] = set()
 
 
-def unavailable(service: str, reason: str) -> None:
+def unavailable(service: str, reason: str) -> NoReturn:
     """Skip, or fail under PARLEY_REQUIRE_SERVICES=1, a test that needs `service`."""
     message = f"{service} is not reachable ({reason})"
     if REQUIRED:

@@ -7,7 +7,6 @@ import io
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ import httpx
 import pytest
 
 from parley_cli import app as parley
+from support.processes import Started, free_port, stop_process
 
 FAST_HASHING = {
     "PARLEY_ARGON2_TIME_COST": "1",
@@ -37,18 +37,11 @@ SHARED_ADDRESS = {
 PASSWORD = "correct horse battery"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _clean_environ() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("PARLEY_")}
 
 
-class Server:
+class Server(Started):
     """`python -m parley_embedded` in its own directory, restartable on the same port with
     the same data, as `make run` stopped and started again."""
 
@@ -90,14 +83,7 @@ class Server:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        stop_process(self._process, signal.SIGTERM, timeout=20)
 
     def admin_token(self) -> str:
         return (self.directory / ".parley" / "admin-token").read_text().strip()

@@ -3,7 +3,9 @@ and never a traceback: checked on real processes, where a traceback would show."
 
 from __future__ import annotations
 
-from e2e.cli.harness import PASSWORD, Cli, Result, free_port
+from e2e.cli.harness import PASSWORD, Cli, Result
+
+from support.processes import free_port
 
 
 def _one_line(result: Result) -> str:

@@ -17,6 +17,7 @@ import pytest
 
 from parley_chat import app as chat_app
 from support import auth, chat
+from support.chat import ChatApi
 from support.processes import ServiceProcess
 from support.servers import ServedApp
 
@@ -25,7 +26,7 @@ from support.servers import ServedApp
 class Stack:
     auth: ServiceProcess
     chat: ServedApp
-    api: chat.ChatApi
+    api: ChatApi
 
 
 def auth_process(tmp_path: Path) -> ServiceProcess:

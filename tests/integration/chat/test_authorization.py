@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from support.chat import ChatApi, User, case, new_id, problem
+from support.chat import ChatApi, User, new_id
+from support.problems import case, problem
 
 
 @dataclass(frozen=True)

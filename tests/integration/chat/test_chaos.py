@@ -9,6 +9,7 @@ lost and arrives once, in `seq` order; a dependency that does not answer is a 50
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 import time
@@ -240,7 +241,7 @@ def assert_exactly_once_in_order(load: Load, listener: Listener) -> None:
 
 def assert_ready_again(stack: Stack) -> None:
     for url in (stack.auth.url, *stack.urls):
-        eventually(lambda url=url: ready(url), what=f"{url}/readyz answering 200 again")
+        eventually(functools.partial(ready, url), what=f"{url}/readyz answering 200 again")
 
 
 def test_a_postgres_restart_under_load_answers_503_and_loses_no_acknowledged_message(

@@ -16,7 +16,8 @@ import pytest
 
 from parley_chat import app as chat_app
 from support import auth, chat
-from support.chat import ChatApi, User, case, invalid, problem
+from support.chat import ChatApi, User
+from support.problems import case, invalid, problem
 from support.servers import ServedApp
 from support.stream import StreamClient, token_of
 

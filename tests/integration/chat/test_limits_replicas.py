@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from support import auth, chat, services
+from support import auth, chat, problems, services
 from support.processes import ServiceProcess
 
 LOW = 3
@@ -78,7 +78,7 @@ def test_edits_spread_over_two_replicas_share_one_allowance(stack: Stack) -> Non
     assert statuses == [200, 200, 200]
     for replica in (b, a):
         refused = edit(replica, "one too many")
-        body = chat.problem(refused, 429)
+        body = problems.problem(refused, 429)
         assert "message_edits" in body["detail"], body
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert stack.api.history(bob, chat_id)["messages"][0]["body"] == "edit 2"

@@ -3,42 +3,17 @@ backends, beside auth's tables in the same database."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlmodel import SQLModel
-
 from parley_chat.storage import migrate, models
+from support import migrations
 
 
 def test_migrations_leave_nothing_for_autogenerate_to_add(database_url: str) -> None:
-    engine = sa.create_engine(database_url.replace("+aiosqlite", ""))
-    try:
-        with engine.connect() as connection:
-            context = MigrationContext.configure(
-                connection,
-                opts={
-                    "version_table": migrate.VERSION_TABLE,
-                    "compare_type": True,
-                    "include_object": lambda obj, name, type_, reflected, other: (
-                        type_ != "table" or name in models.CHAT_TABLES
-                    ),
-                },
-            )
-            differences = compare_metadata(context, SQLModel.metadata)
-    finally:
-        engine.dispose()
+    differences = migrations.left_for_autogenerate(
+        database_url, version_table=migrate.VERSION_TABLE, tables=models.CHAT_TABLES
+    )
     assert differences == []
 
 
 def test_chat_keeps_its_own_migration_history(database_url: str) -> None:
     migrate.upgrade(database_url)
-    engine = sa.create_engine(database_url.replace("+aiosqlite", ""))
-    try:
-        with engine.connect() as connection:
-            version = connection.execute(
-                sa.text(f"SELECT version_num FROM {migrate.VERSION_TABLE}")
-            )
-            assert [row[0] for row in version] == ["0001"]
-    finally:
-        engine.dispose()
+    assert migrations.versions(database_url, version_table=migrate.VERSION_TABLE) == ["0001"]

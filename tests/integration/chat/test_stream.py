@@ -15,7 +15,8 @@ from websockets.sync.client import connect
 from parley_auth.app import create_app as create_auth_app
 from parley_chat import app as chat_app
 from support import auth, chat
-from support.chat import ChatApi, problem
+from support.chat import ChatApi
+from support.problems import problem
 from support.servers import ServedApp
 from support.stream import (
     StreamClient,

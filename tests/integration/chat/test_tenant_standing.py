@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from support.chat import ChatApi, User, case, problem
+from support.chat import ChatApi, User
+from support.problems import case, problem
 
 
 def _put_tenant(chats: ChatApi, tenant: str, *, expect: int, **spec: Any) -> None:

@@ -108,7 +108,7 @@ def test_invented_kids_cannot_make_the_verifier_hammer_the_jwks_endpoint() -> No
             id="hs256",
         ),
         pytest.param(
-            lambda key: jwt.encode({"sub": "x"}, None, algorithm="none", headers={"kid": "k1"}),
+            lambda key: jwt.encode({"sub": "x"}, "", algorithm="none", headers={"kid": "k1"}),
             id="alg-none",
         ),
         pytest.param(lambda key: _token(key, "k1", sub="not-a-uuid"), id="bad-sub"),

@@ -1,0 +1,157 @@
+"""Generated register, login and refresh bodies: each is answered as shared/API.md says,
+a success exactly when every field is valid, otherwise a 4xx, never a 500."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from support.auth import PASSWORD, AuthApi
+from support.auth_inputs import ODD_STRINGS, SLUG, USERNAME
+from support.problems import HYPOTHESIS, JSON_VALUES, not_a_server_error, problem
+
+# -- generated bodies ---------------------------------------------------------------------
+
+ODD_TEXT = st.text(max_size=80) | st.sampled_from(ODD_STRINGS)
+VALID_SLUGS = st.from_regex(SLUG, fullmatch=True)
+VALID_USERNAMES = st.from_regex(USERNAME, fullmatch=True)
+REGISTER_FIELDS = ("tenant", "username", "password", "display_name")
+LOGIN_FIELDS = ("tenant", "username", "password")
+
+
+def names_like(valid: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    """Valid names, near misses of valid names, and anything at all."""
+    return (
+        valid
+        | valid.map(lambda name: name + "\n")
+        | valid.map(str.upper)
+        | valid.map(lambda name: name + "\x00")
+        | ODD_TEXT
+        | JSON_VALUES
+    )
+
+
+def extra_fields(known: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
+    keys = st.text(max_size=10).filter(lambda key: key not in known)
+    return st.dictionaries(keys, JSON_VALUES, max_size=3)
+
+
+def is_name(value: Any, pattern: str) -> bool:
+    return isinstance(value, str) and re.fullmatch(pattern, value) is not None
+
+
+def is_password(value: Any) -> bool:
+    return isinstance(value, str) and 8 <= len(value) <= 256
+
+
+def is_display_name(value: Any) -> bool:
+    """Visible text: 1 to 64 characters, not all white space, nothing from Unicode's
+    "Other" categories (control, format, surrogate, private use, unassigned) but the
+    zero-width joiner and non-joiner that scripts and emoji need."""
+    return (
+        isinstance(value, str)
+        and 1 <= len(value) <= 64
+        and bool(value.replace("\u200c", "").replace("\u200d", "").strip())
+        and not any(
+            unicodedata.category(char).startswith("C") and char not in "\u200c\u200d"
+            for char in value
+        )
+    )
+
+
+@HYPOTHESIS
+@given(data=st.data())
+def test_generated_register_bodies_succeed_only_when_every_field_is_valid(
+    api: AuthApi, data: st.DataObject
+) -> None:
+    tenant = api.tenant()
+    candidates: dict[str, st.SearchStrategy[Any]] = {
+        "tenant": st.just(tenant) | st.just(tenant) | names_like(VALID_SLUGS),
+        "username": names_like(VALID_USERNAMES),
+        "password": st.just(PASSWORD) | st.text(min_size=8, max_size=300) | ODD_TEXT | JSON_VALUES,
+        "display_name": st.none() | st.text(max_size=70) | ODD_TEXT | JSON_VALUES,
+    }
+    present = data.draw(st.sets(st.sampled_from(REGISTER_FIELDS)) | st.just(set(REGISTER_FIELDS)))
+    body: dict[str, Any] = data.draw(extra_fields(REGISTER_FIELDS))
+    for name in REGISTER_FIELDS:
+        if name in present:
+            body[name] = data.draw(candidates[name], label=name)
+
+    response = api.http.post("/v1/auth/register", json=body)
+
+    not_a_server_error(response)
+    valid = (
+        body.get("tenant") == tenant
+        and is_name(body.get("username"), USERNAME)
+        and is_password(body.get("password"))
+        and (body.get("display_name") is None or is_display_name(body.get("display_name")))
+    )
+    if valid:
+        assert response.status_code in (201, 409), response.text
+    else:
+        assert response.status_code in (404, 422), response.text
+    if response.status_code == 201:
+        user = response.json()
+        assert (user["tenant"], user["username"]) == (tenant, body["username"])
+        assert user["display_name"] == (body.get("display_name") or body["username"])
+
+
+@HYPOTHESIS
+@given(data=st.data())
+def test_generated_login_bodies_get_a_token_only_for_the_right_credentials(
+    api: AuthApi, data: st.DataObject
+) -> None:
+    account = api.account()
+    candidates: dict[str, st.SearchStrategy[Any]] = {
+        "tenant": st.just(account.tenant) | names_like(VALID_SLUGS),
+        "username": st.just(account.username) | names_like(VALID_USERNAMES),
+        "password": st.just(PASSWORD) | ODD_TEXT | JSON_VALUES,
+    }
+    present = data.draw(st.sets(st.sampled_from(LOGIN_FIELDS)) | st.just(set(LOGIN_FIELDS)))
+    body: dict[str, Any] = data.draw(extra_fields(LOGIN_FIELDS))
+    for name in LOGIN_FIELDS:
+        if name in present:
+            body[name] = data.draw(candidates[name], label=name)
+
+    response = api.http.post("/v1/auth/login", json=body)
+
+    not_a_server_error(response)
+    well_formed = all(
+        isinstance(body.get(name), str) and 1 <= len(body[name]) <= limit
+        for name, limit in (("tenant", 64), ("username", 64), ("password", 256))
+    )
+    if not well_formed:
+        # Login checks types and lengths only: a name that breaks "Names" is a typo (401).
+        assert response.status_code == 422, response.text
+        return
+    assert response.status_code in (200, 401, 429), response.text
+    if response.status_code == 429:
+        assert int(response.headers["Retry-After"]) >= 1
+    right = (
+        body["tenant"].lower() == account.tenant
+        and body["username"].lower() == account.username
+        and body["password"] == account.password
+    )
+    assert (response.status_code == 200) == right or response.status_code == 429, response.text
+    if right and response.status_code == 200:
+        assert response.json()["token_type"] == "Bearer"
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(token=ODD_TEXT | JSON_VALUES | st.text(min_size=500, max_size=600))
+def test_generated_refresh_tokens_are_a_401_or_a_422(api: AuthApi, token: Any) -> None:
+    response = api.http.post("/v1/auth/refresh", json={"refresh_token": token})
+    well_formed = isinstance(token, str) and 1 <= len(token) <= 512
+    problem(response, 401 if well_formed else 422)
+
+
+def test_a_missing_field_is_named_in_the_errors_list(api: AuthApi) -> None:
+    response = api.http.post("/v1/auth/register", json={"tenant": "acme", "password": PASSWORD})
+    assert response.status_code == 422
+    assert {"field": "username", "source": "body"}.items() <= response.json()["errors"][0].items()

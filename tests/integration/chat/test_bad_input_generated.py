@@ -1,0 +1,186 @@
+"""Generated message bodies, chat bodies and history queries: each is answered as
+shared/API.md says, never with a 500."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from support.chat import ChatApi
+from support.chat_inputs import (
+    BLANK_BODIES,
+    C0_CONTROLS,
+    DEFAULT_MAX_CHARS,
+    FLOATS,
+    HISTORY_PARAMS,
+    MAX_SEQ,
+    NOT_INTEGERS,
+    ROUND_TRIP_BODIES,
+    Scene,
+    history,
+    last_seq,
+)
+from support.problems import HYPOTHESIS, JSON_VALUES, invalid, not_a_server_error, problem
+
+# -- generated input -----------------------------------------------------------------------
+
+ODD_TEXT = st.text(max_size=60) | st.sampled_from(
+    (*ROUND_TRIP_BODIES[:-1], *C0_CONTROLS, *BLANK_BODIES[:-1], "\x85", "\u200b", "\ufeff")
+)
+
+
+def has_controls(value: str) -> bool:
+    """Control characters other than tab and line breaks, or lone surrogates."""
+    return any(
+        (unicodedata.category(char) == "Cc" and char not in "\t\n\r")
+        or unicodedata.category(char) == "Cs"
+        for char in value
+    )
+
+
+def is_message_body(value: Any) -> bool:
+    """shared/API.md "Names": 1 to max_message_chars characters, not all white space (nor
+    only invisible format characters such as U+200B); and no control characters but tab
+    and line breaks."""
+    return (
+        isinstance(value, str)
+        and any(not char.isspace() and unicodedata.category(char) != "Cf" for char in value)
+        and len(value) <= DEFAULT_MAX_CHARS
+        and not has_controls(value)
+    )
+
+
+@HYPOTHESIS
+@given(body=ODD_TEXT | JSON_VALUES)
+def test_any_json_value_as_a_message_body_is_a_201_or_a_422_naming_body(
+    chats: ChatApi, scene: Scene, body: Any
+) -> None:
+    response = chats.http.post(scene.messages, json={"body": body}, headers=scene.alice.headers)
+    not_a_server_error(response)
+    if is_message_body(body):
+        assert response.status_code == 201, response.text
+        assert response.json()["body"] == body
+    else:
+        invalid(response, "body")
+
+
+@HYPOTHESIS
+@given(
+    document=JSON_VALUES
+    | st.fixed_dictionaries({"body": ODD_TEXT}, optional={"client_msg_id": JSON_VALUES})
+)
+def test_any_json_document_sent_as_a_message_is_answered_without_a_server_error(
+    chats: ChatApi, scene: Scene, document: Any
+) -> None:
+    before = last_seq(chats, scene)
+    response = chats.http.post(scene.messages, json=document, headers=scene.alice.headers)
+    not_a_server_error(response)
+    valid = (
+        isinstance(document, dict)
+        and is_message_body(document.get("body"))
+        and (
+            document.get("client_msg_id") is None
+            or (
+                isinstance(document["client_msg_id"], str)
+                and 1 <= len(document["client_msg_id"]) <= 128
+                and not has_controls(document["client_msg_id"])
+            )
+        )
+    )
+    if not valid:
+        problem(response, 422)
+        assert last_seq(chats, scene) == before
+        return
+    assert response.status_code in (200, 201), response.text
+    stored = 1 if response.status_code == 201 else 0
+    assert last_seq(chats, scene) == before + stored
+
+
+CANONICAL = re.compile(r"0|[1-9][0-9]*")
+QUERY_TEXT = (
+    st.text(max_size=12)
+    | st.integers(-(10**32), 10**32).map(str)
+    | st.integers(-3, 12).map(str)
+    | st.sampled_from((*NOT_INTEGERS, *FLOATS, "200", "201", str(MAX_SEQ), str(MAX_SEQ + 1)))
+)
+HISTORY_LENGTH = 8
+"""How many messages the generated-query chat holds."""
+
+
+def expected_seqs(params: dict[str, str]) -> list[int] | None:
+    """The page shared/API.md gives for canonical values, or None when it is a 422."""
+    values = {name: int(value) for name, value in params.items()}
+    limit = values.get("limit", 50)
+    after, before = values.get("after_seq"), values.get("before_seq")
+    if not 1 <= limit <= 200 or (after is not None and before is not None):
+        return None
+    if after is not None:
+        if not 0 <= after <= MAX_SEQ:
+            return None
+        return list(range(after + 1, HISTORY_LENGTH + 1))[:limit]
+    if before is not None and not 1 <= before <= MAX_SEQ:
+        return None
+    end = HISTORY_LENGTH + 1 if before is None else before
+    below = list(range(1, min(end, HISTORY_LENGTH + 1)))
+    return below[-limit:] if below else []
+
+
+@pytest.fixture
+def history_scene(chats: ChatApi, scene: Scene) -> Scene:
+    for n in range(2, HISTORY_LENGTH + 1):
+        chats.send(scene.alice, scene.chat_id, f"m{n}")
+    return scene
+
+
+@HYPOTHESIS
+@given(params=st.dictionaries(st.sampled_from(HISTORY_PARAMS), QUERY_TEXT, max_size=3))
+def test_any_text_as_limit_or_cursor_is_a_200_with_the_right_page_or_a_422(
+    chats: ChatApi, history_scene: Scene, params: dict[str, str]
+) -> None:
+    response = history(chats, history_scene, params)
+    assert response.status_code in (200, 422), (response.status_code, response.text[:300])
+    if all(CANONICAL.fullmatch(value) for value in params.values()):
+        expected = expected_seqs(params)
+        if expected is None:
+            problem(response, 422)
+        else:
+            assert response.status_code == 200, response.text
+            assert [m["seq"] for m in response.json()["messages"]] == expected
+    elif not all(re.search("[0-9]", value) for value in params.values()):
+        # A value without a single digit is never a number.
+        problem(response, 422)
+    if response.status_code == 422:
+        assert any(name in response.json()["detail"] for name in params), response.text
+
+
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(("group", "direct")) | JSON_VALUES,
+    title=st.none() | ODD_TEXT | JSON_VALUES,
+    members=st.lists(st.sampled_from(("bob-slot", "nobody-here", "ABC", "a")), max_size=3)
+    | JSON_VALUES,
+)
+def test_any_create_chat_body_is_answered_without_a_server_error(
+    chats: ChatApi, scene: Scene, kind: Any, title: Any, members: Any
+) -> None:
+    if isinstance(members, list):
+        members = [scene.bob.username if name == "bob-slot" else name for name in members]
+    body = {"kind": kind, "title": title, "members": members}
+    response = chats.http.post("/v1/chats", json=body, headers=scene.alice.headers)
+    not_a_server_error(response)
+    if kind not in ("group", "direct"):
+        problem(response, 422)
+    if response.status_code in (200, 201):
+        chat = response.json()
+        assert chat["kind"] == kind
+        assert {m["username"] for m in chat["members"]} <= {
+            scene.alice.username,
+            scene.bob.username,
+        }
