@@ -62,7 +62,8 @@ def test_every_chart_carries_artifact_hub_metadata(chart: str) -> None:
 
 def test_the_release_workflow_runs_on_version_tags_and_builds_every_image() -> None:
     workflow = release()
-    assert workflow[True] == {"push": {"tags": ["v*"]}}  # YAML reads `on` as True
+    # YAML 1.1 reads the key `on` as True.
+    assert workflow[True] == {"push": {"tags": ["v*"]}}  # type: ignore[index]
     images = workflow["jobs"]["images"]
     built = {entry["image"]: entry["target"] for entry in images["strategy"]["matrix"]["include"]}
     assert built == {member: target for member, (_, target) in charts.IMAGES.items()}

@@ -58,9 +58,13 @@ def test_a_service_url_must_be_http(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_metrics_are_served_on_9090_by_default_and_port_0_serves_none() -> None:
-    required = {"auth_url": "http://a:1", "chat_url": "http://c:1", "admin_token": "t"}
-    assert OperatorSettings(_env_file=None, **required).metrics_port == 9090
-    assert OperatorSettings(_env_file=None, metrics_port=0, **required).metrics_port == 0
+    def settings(metrics_port: int | None = None) -> OperatorSettings:
+        required = {"auth_url": "http://a:1", "chat_url": "http://c:1", "admin_token": "t"}
+        chosen = {} if metrics_port is None else {"metrics_port": metrics_port}
+        return OperatorSettings.model_validate({**required, **chosen})
+
+    assert settings().metrics_port == 9090
+    assert settings(0).metrics_port == 0
     for port in (-1, 65536):
         with pytest.raises(pydantic.ValidationError, match="metrics_port"):
-            OperatorSettings(_env_file=None, metrics_port=port, **required)
+            settings(port)

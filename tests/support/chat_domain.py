@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from parley_chat.domain import events, limits
+from parley_chat.domain import limits
 from parley_chat.domain.directory import TenantPolicy, UserRef
+from parley_chat.domain.events import ChatEvent
 from parley_chat.domain.service import Caller, ChatService
 from parley_chat.storage import migrate
 from parley_core import db, ratelimit
@@ -39,9 +40,9 @@ class Directory:
 
 @dataclass
 class Published:
-    events: list[events.ChatEvent] = field(default_factory=list)
+    events: list[ChatEvent] = field(default_factory=list)
 
-    async def publish(self, event: events.ChatEvent) -> None:
+    async def publish(self, event: ChatEvent) -> None:
         self.events.append(event)
 
     def kinds(self) -> list[str]:
