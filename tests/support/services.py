@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 import redis
@@ -81,6 +82,23 @@ def redis_prefix() -> str:
     and sends, and publish, apart from every other test's. Replicas meant to share state
     get the same one."""
     return f"{RUN_PREFIX}{uuid.uuid4().hex[:8]}:"
+
+
+def own_redis() -> dict[str, str]:
+    """The `redis` settings group of a server with counters of its own on the test Redis."""
+    return {"url": redis_url(), "prefix": redis_prefix()}
+
+
+def settings_values(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """`values` with `overrides` on top; a group given as a dict (`stream={...}`) keeps
+    the values it does not name."""
+    merged = dict(values)
+    for name, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(name), dict):
+            merged[name] = {**merged[name], **value}
+        else:
+            merged[name] = value
+    return merged
 
 
 def delete_run_keys() -> None:

@@ -195,8 +195,6 @@ Called with (dict "ctx" $ "component" "auth" "migrate" false).
     secretKeyRef:
       name: {{ default (include "parley.connectionSecret" $ctx) $ctx.Values.externalRedis.existingSecret }}
       key: {{ ternary $ctx.Values.externalRedis.existingSecretKey "redis-url" (not (empty $ctx.Values.externalRedis.existingSecret)) }}
-- name: PARLEY_REDIS_PREFIX
-  value: {{ $ctx.Values.externalRedis.keyPrefix | quote }}
 - name: PARLEY_ADMIN_TOKEN
   valueFrom:
     secretKeyRef:

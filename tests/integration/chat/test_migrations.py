@@ -8,7 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from parley_chat.storage import migrate, models
+from parley_chat.storage import migrations, models
+from parley_core import migrations as core_migrations
 
 
 def test_migrations_leave_nothing_for_autogenerate_to_add(database_url: str) -> None:
@@ -18,7 +19,7 @@ def test_migrations_leave_nothing_for_autogenerate_to_add(database_url: str) -> 
             context = MigrationContext.configure(
                 connection,
                 opts={
-                    "version_table": migrate.VERSION_TABLE,
+                    "version_table": migrations.VERSION_TABLE,
                     "compare_type": True,
                     "include_object": lambda obj, name, type_, reflected, other: (
                         type_ != "table" or name in models.CHAT_TABLES
@@ -32,12 +33,12 @@ def test_migrations_leave_nothing_for_autogenerate_to_add(database_url: str) -> 
 
 
 def test_chat_keeps_its_own_migration_history(database_url: str) -> None:
-    migrate.upgrade(database_url)
+    core_migrations.upgrade(migrations.PACKAGE, database_url)
     engine = sa.create_engine(database_url.replace("+aiosqlite", ""))
     try:
         with engine.connect() as connection:
             version = connection.execute(
-                sa.text(f"SELECT version_num FROM {migrate.VERSION_TABLE}")
+                sa.text(f"SELECT version_num FROM {migrations.VERSION_TABLE}")
             )
             assert [row[0] for row in version] == ["0001"]
     finally:
