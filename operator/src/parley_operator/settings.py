@@ -18,7 +18,12 @@ class OperatorSettings(BaseSettings):
     """Where the services are, how to authenticate to them, and how patient to be."""
 
     model_config = SettingsConfigDict(
-        env_prefix="PARLEY_", env_file=".env", extra="ignore", validate_default=True
+        env_prefix="PARLEY_",
+        env_file=".env",
+        extra="ignore",
+        validate_default=True,
+        # The docstrings are the meanings in docs/operator.md's table (parley_core.settings_doc).
+        use_attribute_docstrings=True,
     )
 
     auth_url: str
@@ -31,7 +36,8 @@ class OperatorSettings(BaseSettings):
     """Bearer token of both services' `/internal` routes (their `PARLEY_ADMIN_TOKEN`)."""
 
     public_url: str | None = None
-    """The API URL written into each `<tenant>-admin` Secret for clients; unset: auth_url."""
+    """The API URL written into each `<tenant>-admin` Secret for clients; unset:
+    `PARLEY_AUTH_URL`."""
 
     request_timeout_seconds: float = Field(default=10.0, gt=0)
     """Per-request timeout towards auth and chat; past it a call counts as unavailable."""
