@@ -8,7 +8,7 @@ import-time global registry. The decisions live in `handlers` and `reconcile`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import kopf
@@ -45,42 +45,30 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
     ) -> dict[str, Claim]:
         return tenants.claim(name, namespace, meta)
 
-    @kopf.on.resume(*TENANTS, id="apply", registry=registry)
-    @kopf.on.create(*TENANTS, id="apply", registry=registry)
-    @kopf.on.update(*TENANTS, id="apply", registry=registry)
-    async def apply_tenant(
-        *,
-        body: kopf.Body,
-        patch: kopf.Patch,
-        retry: int,
-        logger: kopf.Logger,
-        tenant_claims: kopf.Index[str, Claim] | None = None,  # kopf passes indices by name
-        **_: Any,
-    ) -> None:
-        claims = _claims(body, tenant_claims)
-        await tenants.apply(context, tenants.Event(body, patch, retry, logger, claims))
-
-    @kopf.on.delete(*TENANTS, id="retire", registry=registry)
-    async def retire_tenant(
-        *,
-        body: kopf.Body,
-        patch: kopf.Patch,
-        retry: int,
-        logger: kopf.Logger,
-        tenant_claims: kopf.Index[str, Claim] | None = None,  # kopf passes indices by name
-        **_: Any,
-    ) -> None:
-        claims = _claims(body, tenant_claims)
-        await tenants.retire(context, tenants.Event(body, patch, retry, logger, claims))
-
-    @kopf.timer(
+    # One Tenant handler per reconcile step; create, update and resume share "apply".
+    apply_tenant = _tenant_handler(context, tenants.apply)
+    kopf.on.resume(*TENANTS, id="apply", registry=registry)(apply_tenant)
+    kopf.on.create(*TENANTS, id="apply", registry=registry)(apply_tenant)
+    kopf.on.update(*TENANTS, id="apply", registry=registry)(apply_tenant)
+    kopf.on.delete(*TENANTS, id="retire", registry=registry)(
+        _tenant_handler(context, tenants.retire)
+    )
+    kopf.timer(
         *TENANTS,
         id="refresh",
         registry=registry,
         interval=settings.refresh_interval_seconds,
         initial_delay=settings.refresh_interval_seconds,
-    )
-    async def refresh_tenant(
+    )(_tenant_handler(context, tenants.refresh))
+    return registry
+
+
+def _tenant_handler(
+    context: tenants.Context, step: Callable[[tenants.Context, tenants.Event], Awaitable[None]]
+) -> Callable[..., Awaitable[None]]:
+    """A kopf handler that hands `step` the Tenant's event and the claims on its name."""
+
+    async def handler(
         *,
         body: kopf.Body,
         patch: kopf.Patch,
@@ -90,9 +78,9 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
         **_: Any,
     ) -> None:
         claims = _claims(body, tenant_claims)
-        await tenants.refresh(context, tenants.Event(body, patch, retry, logger, claims))
+        await step(context, tenants.Event(body, patch, retry, logger, claims))
 
-    return registry
+    return handler
 
 
 def _claims(body: kopf.Body, index: kopf.Index[str, Claim] | None) -> Iterable[Claim]:

@@ -14,16 +14,12 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class OperatorSettings(BaseSettings):
+# The attribute docstrings are the meanings in docs/operator.md's table (parley_core.settings_doc).
+class OperatorSettings(BaseSettings, use_attribute_docstrings=True):
     """Where the services are, how to authenticate to them, and how patient to be."""
 
     model_config = SettingsConfigDict(
-        env_prefix="PARLEY_",
-        env_file=".env",
-        extra="ignore",
-        validate_default=True,
-        # The docstrings are the meanings in docs/operator.md's table (parley_core.settings_doc).
-        use_attribute_docstrings=True,
+        env_prefix="PARLEY_", env_file=".env", extra="ignore", validate_default=True
     )
 
     auth_url: str
