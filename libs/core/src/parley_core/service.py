@@ -42,6 +42,8 @@ class Backends:
     name: str
     engine: AsyncEngine
     redis: aioredis.Redis | None
+    key_prefix: str
+    """Start of every Redis key the service writes: `PARLEY_REDIS_PREFIX` and its name."""
 
 
 def backends(name: str, settings: CoreSettings, tracing: telemetry.Tracing | None) -> Backends:
@@ -55,7 +57,7 @@ def backends(name: str, settings: CoreSettings, tracing: telemetry.Tracing | Non
         tracing.instrument_engine(engine)
         if redis is not None:
             tracing.instrument_redis(redis)
-    return Backends(name, engine, redis)
+    return Backends(name, engine, redis, key_prefix=f"{settings.redis.prefix}{name}:")
 
 
 def service_app(

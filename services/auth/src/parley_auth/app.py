@@ -36,7 +36,7 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
     failures: ratelimit.WindowCounter
     capacity: ratelimit.WindowCounter
     if backends.redis is not None:
-        failures = ratelimit.RedisCounter(backends.redis, prefix=f"{settings.redis.prefix}auth:")
+        failures = ratelimit.RedisCounter(backends.redis, prefix=backends.key_prefix)
         # Limits that only protect CPU keep working, per process, while Redis is down.
         capacity = ratelimit.FallbackCounter(failures, ratelimit.MemoryCounter())
     else:

@@ -42,7 +42,7 @@ def create_app(
         # A Redis outage must not stop sending (or editing, or typing): each replica then
         # counts on its own.
         send_counter = ratelimit.FallbackCounter(
-            ratelimit.RedisCounter(redis, prefix=f"{settings.redis.prefix}chat:"), send_counter
+            ratelimit.RedisCounter(redis, prefix=backends.key_prefix), send_counter
         )
     action_limits = limits.Limits(
         send_counter,
@@ -93,7 +93,7 @@ def create_app(
     stream = stream_routes.Stream(
         verifier=verifier,
         directory=peer,
-        tickets=stream_tickets.RedisTickets(redis, prefix=f"{settings.redis.prefix}chat:")
+        tickets=stream_tickets.RedisTickets(redis, prefix=backends.key_prefix)
         if redis
         else stream_tickets.MemoryTickets(),
         ticket_seconds=settings.stream.ticket_seconds,
