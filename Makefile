@@ -8,7 +8,7 @@ PYTHON ?= python3
 RUN := $(UV) run --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck fmt all sync clean chart-tools chart-check chart-docs k8s
+.PHONY: help run test lint typecheck fmt all sync clean chart-tools chart-check chart-docs k8s docs-settings
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,11 @@ fmt: .venv/.synced ## Format and autofix
 	$(RUN) ruff check --fix .
 
 all: fmt lint typecheck test ## Format, lint, typecheck and test
+
+SETTINGS_DOCS = README.md docs/operator.md
+
+docs-settings: .venv/.synced ## Render the settings tables in the docs from the settings classes
+	$(RUN) python -m parley_core.settings_doc $(SETTINGS_DOCS)
 
 # Kubernetes packaging checks (tests/chart): helm lint, every ci/ values file rendered and
 # validated for Kubernetes 1.33 and 1.35, checkov, actionlint, and the invariants of the

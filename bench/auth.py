@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,27 +19,16 @@ import time
 import uuid
 from pathlib import Path
 
+import harness
 import httpx
 
 from parley_core import tokens
 
 
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def start_server(
     data_dir: Path, database_url: str | None, admin: str
 ) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+    port = harness.free_port()
     env = {
         **os.environ,
         "PARLEY_PORT": str(port),
@@ -86,7 +74,7 @@ async def login_figures(url: str, admin: str, rounds: int, concurrency: int) -> 
             assert response.status_code == 200, response.text
         print(
             f"login, one at a time ({rounds}):  p50 {statistics.median(latencies):6.1f} ms"
-            f"   p99 {percentile(latencies, 0.99):6.1f} ms"
+            f"   p99 {harness.percentile(latencies, 0.99):6.1f} ms"
         )
 
         started = time.perf_counter()
@@ -112,7 +100,7 @@ async def login_figures(url: str, admin: str, rounds: int, concurrency: int) -> 
             me.append((time.perf_counter() - started) * 1000)
         print(
             f"GET /v1/auth/me round trip:     p50 {statistics.median(me):6.2f} ms"
-            f"   p99 {percentile(me, 0.99):6.2f} ms"
+            f"   p99 {harness.percentile(me, 0.99):6.2f} ms"
         )
 
         jwks = (await http.get("/.well-known/jwks.json")).json()

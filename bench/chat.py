@@ -10,77 +10,20 @@ everyone into a chat of their own (appends don't contend). Prints figures:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
-import socket
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
 
+import harness
 import httpx
-import sqlalchemy as sa
 
-ADMIN = "bench-" + uuid.uuid4().hex
 PASSWORD = "bench password 123"
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def database(admin_url: str) -> Iterator[str]:
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"parley_bench_{uuid.uuid4().hex[:8]}"
-    with engine.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(False)
-    finally:
-        with engine.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
-
-
-@contextmanager
-def serve(module: str, env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, **env, "PARLEY_PORT": str(port), "PARLEY_LOG_LEVEL": "WARNING"}
-    subprocess.run([sys.executable, "-m", module, "migrate"], env=env, check=True)
-    process = subprocess.Popen([sys.executable, "-m", module, "serve"], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def setup_users(auth_url: str, chat_url: str, count: int) -> tuple[list[dict[str, str]], str]:
     """`count` logged-in users of a fresh tenant with no send limit in the way."""
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
-    admin = {"Authorization": f"Bearer {ADMIN}"}
+    admin = {"Authorization": f"Bearer {harness.ADMIN}"}
     with httpx.Client(base_url=auth_url, timeout=60) as http:
         body = {"self_registration": True, "limits": {"messages_per_minute": 10_000_000}}
         http.put(f"/internal/v1/tenants/{tenant}", json=body, headers=admin).raise_for_status()
@@ -130,51 +73,35 @@ async def send_all(
 
 def report(label: str, elapsed: float, latencies: list[float]) -> None:
     ms = [sample * 1000 for sample in latencies]
-    print(
-        f"{label:<34} {len(ms) / elapsed:8.0f} msg/s   p50 {statistics.median(ms):6.1f} ms"
-        f"   p99 {percentile(ms, 0.99):6.1f} ms   ({len(ms)} messages)"
-    )
+    rate = len(ms) / elapsed
+    print(f"{label:<34} {rate:8.0f} msg/s  {harness.latency(ms)}   ({len(ms)} messages)")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = harness.arguments(__doc__)
     parser.add_argument("--messages", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--replicas", type=int, default=1)
-    parser.add_argument(
-        "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
     args = parser.parse_args()
 
-    with database(args.postgres) as url, tempfile.TemporaryDirectory() as data:
-        common = {"PARLEY_DATABASE_URL": url, "PARLEY_ADMIN_TOKEN": ADMIN}
-        auth_env = {**common, "PARLEY_DATA_DIR": str(Path(data) / "auth")}
-        with serve("parley_auth", auth_env) as auth_url:
-            chat_env = {**common, "PARLEY_AUTH_URL": auth_url}
-            with ExitStack() as replicas:
-                urls = [
-                    replicas.enter_context(serve("parley_chat", chat_env))
-                    for _ in range(args.replicas)
-                ]
-                users, _ = setup_users(auth_url, urls[0], args.concurrency)
-                names = [f"user{n:04d}" for n in range(args.concurrency)]
-                print(
-                    f"{args.replicas} chat replica(s), {args.concurrency} concurrent senders, "
-                    f"PostgreSQL at {args.postgres.rsplit('@', 1)[-1]}"
-                )
-                # Warm-up: connections, caches, JWKS.
-                warm = create_chat(urls[0], users[0], [])
-                asyncio.run(send_all(urls, users[:1], [warm], 50))
+    with harness.parley(args.postgres, replicas=args.replicas) as (auth_url, urls):
+        users, _ = setup_users(auth_url, urls[0], args.concurrency)
+        names = [f"user{n:04d}" for n in range(args.concurrency)]
+        print(
+            f"{args.replicas} chat replica(s), {args.concurrency} concurrent senders, "
+            f"PostgreSQL at {args.postgres.rsplit('@', 1)[-1]}"
+        )
+        # Warm-up: connections, caches, JWKS.
+        warm = create_chat(urls[0], users[0], [])
+        asyncio.run(send_all(urls, users[:1], [warm], 50))
 
-                hot = create_chat(urls[0], users[0], names[1:])
-                elapsed, latencies = asyncio.run(
-                    send_all(urls, users, [hot] * len(users), args.messages)
-                )
-                report("all senders into one chat", elapsed, latencies)
+        hot = create_chat(urls[0], users[0], names[1:])
+        elapsed, latencies = asyncio.run(send_all(urls, users, [hot] * len(users), args.messages))
+        report("all senders into one chat", elapsed, latencies)
 
-                own = [create_chat(urls[0], user, []) for user in users]
-                elapsed, latencies = asyncio.run(send_all(urls, users, own, args.messages))
-                report("each sender into its own chat", elapsed, latencies)
+        own = [create_chat(urls[0], user, []) for user in users]
+        elapsed, latencies = asyncio.run(send_all(urls, users, own, args.messages))
+        report("each sender into its own chat", elapsed, latencies)
 
 
 if __name__ == "__main__":

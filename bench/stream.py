@@ -13,17 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
-import tempfile
 import time
-from contextlib import ExitStack
-from pathlib import Path
-
-import httpx
-import websockets
 
 # The script's folder is on sys.path: bench/chat.py's helpers start the services.
-from chat import ADMIN, database, percentile, serve
+import harness
+import httpx
+import websockets
 
 PASSWORD = "bench password 123"
 
@@ -42,7 +37,7 @@ async def register(auth_url: str, tenant: str, count: int) -> list[tuple[str, st
 
 async def run(args: argparse.Namespace, auth_url: str, replicas: list[str]) -> None:
     tenant = "bench"
-    admin = {"Authorization": f"Bearer {ADMIN}"}
+    admin = {"Authorization": f"Bearer {harness.ADMIN}"}
     body = {"self_registration": True, "limits": {"messages_per_minute": 10_000_000}}
     async with httpx.AsyncClient(base_url=auth_url) as http:
         (
@@ -110,34 +105,25 @@ async def run(args: argparse.Namespace, auth_url: str, replicas: list[str]) -> N
         f"{total} messages -> {len(received)} frames in {elapsed:.1f} s"
     )
     print(f"delivered        {len(received) / elapsed:8.0f} frames/s")
-    print(
-        f"ack -> frame     p50 {statistics.median(after_ack):7.1f} ms   "
-        f"p99 {percentile(after_ack, 0.99):7.1f} ms   ({early:.0%} of frames beat the ack)"
-    )
-    print(
-        f"post -> frame    p50 {statistics.median(after_post):7.1f} ms   "
-        f"p99 {percentile(after_post, 0.99):7.1f} ms"
-    )
+    print(f"ack -> frame     {harness.latency(after_ack)}   ({early:.0%} of frames beat the ack)")
+    print(f"post -> frame    {harness.latency(after_post)}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = harness.arguments(__doc__)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--sockets", type=int, default=50)
     parser.add_argument("--senders", type=int, default=10)
     parser.add_argument("--messages", type=int, default=50, help="per sender")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
-    parser.add_argument(
-        "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
     args = parser.parse_args()
-    with database(args.postgres) as url, tempfile.TemporaryDirectory() as data:
-        common = {"PARLEY_DATABASE_URL": url, "PARLEY_ADMIN_TOKEN": ADMIN}
-        auth_env = {**common, "PARLEY_DATA_DIR": str(Path(data) / "auth")}
-        auth_env |= {"PARLEY_ARGON2_TIME_COST": "1", "PARLEY_ARGON2_MEMORY_KIB": "64"}
-        with serve("parley_auth", auth_env) as auth_url, ExitStack() as stack:
-            chat_env = {**common, "PARLEY_AUTH_URL": auth_url, "PARLEY_REDIS_URL": args.redis}
-            replicas = [stack.enter_context(serve("parley_chat", chat_env)) for _ in range(2)]
-            asyncio.run(run(args, auth_url, replicas))
+    cheap_hashes = {"PARLEY_ARGON2_TIME_COST": "1", "PARLEY_ARGON2_MEMORY_KIB": "64"}
+    with harness.parley(
+        args.postgres,
+        replicas=2,
+        auth_env=cheap_hashes,
+        chat_env={"PARLEY_REDIS_URL": args.redis},
+    ) as (auth_url, replicas):
+        asyncio.run(run(args, auth_url, replicas))
 
 
 if __name__ == "__main__":

@@ -178,7 +178,7 @@ def test_a_client_that_stops_reading_is_counted_as_a_slow_consumer_dropped(
     auth_settings = auth.settings(tmp_path / "auth", database_url)
     with ServedApp(auth_app.create_app(auth_settings)) as auth_server:
         settings = chat.settings(
-            tmp_path / "chat", database_url, auth_server.url, stream_queue_size=16
+            tmp_path / "chat", database_url, auth_server.url, stream={"queue_size": 16}
         )
         with (
             ServedApp(chat_app.create_app(settings)) as chat_server,
@@ -212,9 +212,7 @@ def test_the_circuit_breaker_is_exported_open_once_auth_keeps_failing(tmp_path: 
             tmp_path / "chat",
             database_url,
             auth_server.url,
-            auth_retries=0,
-            auth_breaker_failures=2,
-            auth_breaker_reset_seconds=60,
+            auth={"retries": 0, "breaker_failures": 2, "breaker_reset_seconds": 60},
         )
         with ServedApp(chat_app.create_app(settings)) as chat_server:
             accounts = auth.AuthApi(auth_server.url)

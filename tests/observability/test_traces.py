@@ -52,7 +52,7 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
     work = tmp_path_factory.mktemp("traced")
     database_url = chat.migrated(auth.migrated(f"sqlite+aiosqlite:///{work}/parley.db"))
     exporter = InMemorySpanExporter()
-    redis = {"redis_url": redis_url, "redis_prefix": services.redis_prefix()}
+    redis = {"redis": {"url": redis_url, "prefix": services.redis_prefix()}}
     auth_settings = auth.settings(work / "auth", database_url, **redis)
     with ServedApp(
         auth_app.create_app(auth_settings, tracing=_tracing("parley-auth", exporter))

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 
 from parley_auth.settings import AuthSettings
-from parley_auth.storage import migrate
+from parley_auth.storage import migrations
+from parley_core import migrations as core_migrations
 from support import services
 
 ADMIN_TOKEN = "test-admin-token-" + uuid.uuid4().hex
@@ -22,24 +23,24 @@ def settings(data_dir: Path, database_url: str, **overrides: Any) -> AuthSetting
     """Settings for a test server: cheap argon2 so suites stay fast, nothing from `.env`."""
     values: dict[str, Any] = {
         "data_dir": data_dir,
-        "database_url": database_url,
+        "database": {"url": database_url},
         "admin_token": ADMIN_TOKEN,
         # Its own Redis keys (when a test gives it Redis), apart from other tests and runs.
-        "redis_prefix": services.redis_prefix(),
-        "argon2_time_cost": 1,
-        "argon2_memory_kib": 64,
-        "argon2_parallelism": 1,
+        "redis": {"prefix": services.redis_prefix()},
+        "argon2": {"time_cost": 1, "memory_kib": 64, "parallelism": 1},
         # Every test client is 127.0.0.1: only tests of the per-address limits set them.
         "login_failures_per_address": 100_000,
         "logins_per_address": 100_000,
         "registrations_per_address": 100_000,
     }
-    values.update(overrides)
-    return AuthSettings(_env_file=None, **values)
+    return AuthSettings(
+        _env_file=None,
+        **services.settings_values(values, overrides, fields=AuthSettings.model_fields),
+    )
 
 
 def migrated(database_url: str) -> str:
-    migrate.upgrade(database_url)
+    core_migrations.upgrade(migrations.PACKAGE, database_url)
     return database_url
 
 

@@ -11,7 +11,8 @@ import httpx
 import sqlalchemy as sa
 
 from parley_chat.settings import ChatSettings
-from parley_chat.storage import migrate
+from parley_chat.storage import migrations
+from parley_core import migrations as core_migrations
 from support import auth, services
 
 CHAT_TABLES = ("messages", "chat_members", "chats")
@@ -22,15 +23,16 @@ def settings(data_dir: Path, database_url: str, auth_url: str, **overrides: Any)
     test that changes a tenant sees it at once; nothing comes from `.env`."""
     values: dict[str, Any] = {
         "data_dir": data_dir,
-        "database_url": database_url,
+        "database": {"url": database_url},
         "admin_token": auth.ADMIN_TOKEN,
         # Its own Redis keys (when a test gives it Redis), apart from other tests and runs.
-        "redis_prefix": services.redis_prefix(),
-        "auth_url": auth_url,
-        "auth_cache_seconds": 0,
+        "redis": {"prefix": services.redis_prefix()},
+        "auth": {"url": auth_url, "cache_seconds": 0},
     }
-    values.update(overrides)
-    return ChatSettings(_env_file=None, **values)
+    return ChatSettings(
+        _env_file=None,
+        **services.settings_values(values, overrides, fields=ChatSettings.model_fields),
+    )
 
 
 def rows_of_tenant(database_url: str, tenant: str) -> dict[str, int]:
@@ -50,7 +52,7 @@ def rows_of_tenant(database_url: str, tenant: str) -> dict[str, int]:
 
 
 def migrated(database_url: str) -> str:
-    migrate.upgrade(database_url)
+    core_migrations.upgrade(migrations.PACKAGE, database_url)
     return database_url
 
 

@@ -16,8 +16,9 @@ from parley_chat.domain import limits
 from parley_chat.domain.directory import TenantPolicy, UserRef
 from parley_chat.domain.events import ChatEvent
 from parley_chat.domain.service import Caller, ChatService
-from parley_chat.storage import migrate
+from parley_chat.storage import migrations as history
 from parley_core import db, ratelimit
+from parley_core import migrations as core_migrations
 
 T = TypeVar("T")
 TENANT = "acme"
@@ -67,7 +68,7 @@ Run = Callable[[Callable[[Scene], Awaitable[T]]], T]
 def runner_on(tmp_path: Path) -> Run[object]:
     """Run a coroutine against a fresh ChatService on its own loop and database."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
-    migrate.upgrade(url)
+    core_migrations.upgrade(history.PACKAGE, url)
 
     def runner(body: Callable[[Scene], Awaitable[object]]) -> object:
         async def main() -> object:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Collection, Sequence
+from typing import Any, NoReturn
 
 import pytest
 import redis
@@ -82,6 +82,29 @@ def redis_prefix() -> str:
     and sends, and publish, apart from every other test's. Replicas meant to share state
     get the same one."""
     return f"{RUN_PREFIX}{uuid.uuid4().hex[:8]}:"
+
+
+def own_redis() -> dict[str, str]:
+    """The `redis` settings group of a server with counters of its own on the test Redis."""
+    return {"url": redis_url(), "prefix": redis_prefix()}
+
+
+def settings_values(
+    values: dict[str, Any], overrides: dict[str, Any], *, fields: Collection[str]
+) -> dict[str, Any]:
+    """`values` with `overrides` on top; a group given as a dict (`stream={...}`) keeps
+    the values it does not name. An override that names no field fails: the settings
+    ignore unknown names, so a misspelt or flattened one would silently change nothing."""
+    unknown = set(overrides) - set(fields)
+    if unknown:
+        raise TypeError(f"no such settings: {sorted(unknown)}")
+    merged = dict(values)
+    for name, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(name), dict):
+            merged[name] = {**merged[name], **value}
+        else:
+            merged[name] = value
+    return merged
 
 
 def delete_run_keys() -> None:

@@ -14,7 +14,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class OperatorSettings(BaseSettings):
+# The attribute docstrings are the meanings in docs/operator.md's table (parley_core.settings_doc).
+class OperatorSettings(BaseSettings, use_attribute_docstrings=True):
     """Where the services are, how to authenticate to them, and how patient to be."""
 
     model_config = SettingsConfigDict(
@@ -31,7 +32,8 @@ class OperatorSettings(BaseSettings):
     """Bearer token of both services' `/internal` routes (their `PARLEY_ADMIN_TOKEN`)."""
 
     public_url: str | None = None
-    """The API URL written into each `<tenant>-admin` Secret for clients; unset: auth_url."""
+    """The API URL written into each `<tenant>-admin` Secret for clients; unset:
+    `PARLEY_AUTH_URL`."""
 
     request_timeout_seconds: float = Field(default=10.0, gt=0)
     """Per-request timeout towards auth and chat; past it a call counts as unavailable."""

@@ -46,7 +46,7 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def counter(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Settings overrides selecting the failure counter; with Redis, counters of its own."""
     if request.param == "redis":
-        return {"redis_url": services.redis_url(), "redis_prefix": services.redis_prefix()}
+        return {"redis": services.own_redis()}
     return {}
 
 
@@ -167,7 +167,7 @@ def test_successful_logins_do_not_count_as_failures(limited: AuthApi) -> None:
 
 
 def test_with_redis_two_servers_share_the_failure_count(tmp_path: Path, postgres_url: str) -> None:
-    redis = {"redis_url": services.redis_url(), "redis_prefix": services.redis_prefix()}
+    redis = {"redis": services.own_redis()}
     with (
         limited_server(tmp_path / "one", postgres_url, **redis) as first,
         limited_server(tmp_path / "two", postgres_url, **redis) as second,
@@ -205,14 +205,12 @@ def test_with_redis_servers_given_different_prefixes_count_apart(
         limited_server(
             tmp_path / "one",
             postgres_url,
-            redis_url=redis_url,
-            redis_prefix=services.redis_prefix(),
+            redis={"url": redis_url, "prefix": services.redis_prefix()},
         ) as first,
         limited_server(
             tmp_path / "two",
             postgres_url,
-            redis_url=redis_url,
-            redis_prefix=services.redis_prefix(),
+            redis={"url": redis_url, "prefix": services.redis_prefix()},
         ) as second,
     ):
         account = first.account()
@@ -224,7 +222,7 @@ def test_with_redis_servers_given_different_prefixes_count_apart(
 def test_with_redis_unreachable_login_answers_503_naming_redis_quickly(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    with limited_server(tmp_path, sqlite_url, redis_url="redis://127.0.0.1:1/0") as api:
+    with limited_server(tmp_path, sqlite_url, redis={"url": "redis://127.0.0.1:1/0"}) as api:
         account = api.account()  # registration needs no Redis
         for password in (account.password, WRONG_PASSWORD):
             started = time.monotonic()
@@ -247,7 +245,7 @@ def test_with_redis_accepting_but_never_answering_login_answers_503_within_secon
     with (
         socket.create_server(("127.0.0.1", 0), backlog=64) as silent,
         limited_server(
-            tmp_path, sqlite_url, redis_url=f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+            tmp_path, sqlite_url, redis={"url": f"redis://127.0.0.1:{silent.getsockname()[1]}/0"}
         ) as api,
     ):
         account = api.account()

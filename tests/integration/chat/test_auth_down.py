@@ -46,7 +46,7 @@ def chat_server(tmp_path: Path, auth_url: str) -> ServedApp:
         tmp_path / "chat",
         chat.migrated(f"sqlite+aiosqlite:///{tmp_path}/chat.db"),
         auth_url,
-        auth_breaker_reset_seconds=1,
+        auth={"breaker_reset_seconds": 1},
     )
     return ServedApp(chat_app.create_app(settings))
 

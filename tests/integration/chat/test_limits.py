@@ -24,7 +24,7 @@ from support.stream import StreamClient, token_of
 LOW = 3
 """Every limit of the limited server: the fourth action in a window is refused."""
 
-LOW_LIMITS = {
+LOW_LIMITS: dict[str, Any] = {
     "message_edits_per_minute": LOW,
     "chat_creations_per_minute": LOW,
     "member_adds_per_minute": LOW,
@@ -32,7 +32,7 @@ LOW_LIMITS = {
     "typing_frames_per_minute": LOW,
     "chats_joined_per_hour": LOW,
     # Only the per-user typing limit applies, not the per-chat interval.
-    "stream_typing_interval_seconds": 0,
+    "stream": {"typing_interval_seconds": 0},
 }
 
 

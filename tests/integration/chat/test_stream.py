@@ -220,7 +220,7 @@ def tight_server(
         yield served.url
 
 
-@pytest.mark.parametrize("tight_server", [{"stream_queue_size": 16}], indirect=True)
+@pytest.mark.parametrize("tight_server", [{"stream": {"queue_size": 16}}], indirect=True)
 def test_a_client_that_stops_reading_is_closed_with_4429_without_slowing_anyone(
     chats: ChatApi, tight_server: str
 ) -> None:
@@ -249,7 +249,7 @@ def test_a_client_that_stops_reading_is_closed_with_4429_without_slowing_anyone(
     assert sending < 60  # the sender never waited on bob
 
 
-@pytest.mark.parametrize("tight_server", [{"stream_idle_seconds": 1.5}], indirect=True)
+@pytest.mark.parametrize("tight_server", [{"stream": {"idle_seconds": 1.5}}], indirect=True)
 def test_a_silent_client_is_closed_with_4408_and_pings_keep_it_open(
     chats: ChatApi, tight_server: str
 ) -> None:
@@ -306,7 +306,7 @@ def test_a_stream_ticket_opens_one_stream_and_only_once(chats: ChatApi) -> None:
     assert close_code_at_connect(chats.url, "?ticket=never-issued") == 4401
 
 
-@pytest.mark.parametrize("tight_server", [{"stream_ticket_seconds": 1}], indirect=True)
+@pytest.mark.parametrize("tight_server", [{"stream": {"ticket_seconds": 1}}], indirect=True)
 def test_an_expired_stream_ticket_closes_the_socket_with_4401(
     chats: ChatApi, tight_server: str
 ) -> None:

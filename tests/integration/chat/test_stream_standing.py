@@ -25,7 +25,7 @@ def rechecking_server(
     database_url: str, auth_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     settings = chat.settings(
-        tmp_path_factory.mktemp("chat"), database_url, auth_server, stream_recheck_seconds=0.2
+        tmp_path_factory.mktemp("chat"), database_url, auth_server, stream={"recheck_seconds": 0.2}
     )
     with ServedApp(chat_app.create_app(settings)) as served:
         yield served.url

@@ -38,7 +38,7 @@ def test_the_default_parameters_are_rfc_9106_low_memory() -> None:
     from parley_auth.settings import AuthSettings
 
     settings = AuthSettings(_env_file=None)
-    assert (settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism) == (
+    assert (settings.argon2.time_cost, settings.argon2.memory_kib, settings.argon2.parallelism) == (
         3,
         65_536,
         4,

@@ -21,8 +21,9 @@ from parley_auth.domain.service import (
     TenantSpec,
 )
 from parley_auth.domain.signing import SigningKey
-from parley_auth.storage import migrate
+from parley_auth.storage import migrations
 from parley_core import db, ratelimit
+from parley_core import migrations as core_migrations
 
 T = TypeVar("T")
 PASSWORD = "correct horse battery"
@@ -34,7 +35,7 @@ Run = Callable[[Callable[[AuthService], Awaitable[T]]], T]
 def run(tmp_path: Path) -> Callable[[Callable[[AuthService], Awaitable[object]]], object]:
     """Run a coroutine against a fresh AuthService on its own loop and database."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'auth.db'}"
-    migrate.upgrade(url)
+    core_migrations.upgrade(migrations.PACKAGE, url)
     counter = ratelimit.MemoryCounter()
 
     def runner(body: Callable[[AuthService], Awaitable[object]]) -> object:

@@ -12,7 +12,7 @@ def test_settings_read_the_parley_prefix(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("PARLEY_REDIS_URL", "redis://example:6379/0")
     settings = CoreSettings(_env_file=None)
     assert settings.port == 9123
-    assert settings.redis_url == "redis://example:6379/0"
+    assert settings.redis.url == "redis://example:6379/0"
 
 
 def test_cors_origins_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -25,7 +25,8 @@ def test_cors_origins_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> No
 )
 def test_libpq_urls_get_the_psycopg_driver(url: str) -> None:
     assert (
-        CoreSettings(_env_file=None, database_url=url).database_url == "postgresql+psycopg://u@h/db"
+        CoreSettings(_env_file=None, database={"url": url}).database.url
+        == "postgresql+psycopg://u@h/db"
     )
 
 

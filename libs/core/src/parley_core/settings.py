@@ -2,24 +2,78 @@
 
 Each process builds exactly one settings object in its composition root and passes it
 down; nothing reads the environment at import time.
+
+Settings that belong together are grouped (`settings.database.url`), and each group keeps
+the flat variable names operators already set: a group field `database` reads every
+`PARLEY_DATABASE_*` variable, the rest of the name being the field inside the group
+(`PARLEY_DATABASE_POOL_SIZE` is `database.pool_size`). The settings tables in README.md are
+rendered from these classes and their attribute docstrings (`parley_core.settings_doc`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class SettingsGroup(BaseModel):
+    """A group of settings read from `PARLEY_<GROUP>_*`; its docstrings document them."""
+
+    model_config = ConfigDict(extra="ignore", validate_default=True, use_attribute_docstrings=True)
+
+
+SETTINGS_CONFIG = SettingsConfigDict(
+    env_prefix="PARLEY_",
+    env_file=".env",
+    extra="ignore",
+    validate_default=True,
+    use_attribute_docstrings=True,
+    # `PARLEY_DATABASE_POOL_SIZE` is `database.pool_size`: split once after the group name.
+    env_nested_delimiter="_",
+    env_nested_max_split=1,
+)
+"""The configuration of every process's settings class (the operator's mirrors it)."""
+
+
+class DatabaseSettings(SettingsGroup):
+    url: str = ""
+    """`postgresql+psycopg://...` or `sqlite+aiosqlite:///...` (`postgres://` is accepted too);
+    empty: a SQLite file per service under `PARLEY_DATA_DIR`."""
+
+    pool_size: int = Field(default=10, ge=1, le=200)
+    """PostgreSQL connections each process keeps open (and as many again in overflow)."""
+
+    @field_validator("url")
+    @classmethod
+    def _psycopg_driver(cls, value: str) -> str:
+        # Operators paste libpq URLs; SQLAlchemy needs the driver named.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value.removeprefix(prefix)
+        return value
+
+
+class RedisSettings(SettingsGroup):
+    url: str | None = None
+    """`redis://...`; unset means in-process state (one replica only)."""
+
+    prefix: str = Field(default="parley:", min_length=1)
+    """Start of every Redis key this deployment writes (failed-login and send counters):
+    deployments (or test runs) sharing one Redis database keep their counts apart by each
+    having its own. Pub/sub channels are named after chat and user ids, which never collide."""
 
 
 class CoreSettings(BaseSettings):
     """Settings every service reads, from `PARLEY_*` variables and an optional `.env`."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="PARLEY_", env_file=".env", extra="ignore", validate_default=True
-    )
+    model_config = SETTINGS_CONFIG
+
+    database_name: ClassVar[str] = "parley"
+    """The embedded default's SQLite file under `data_dir` when `PARLEY_DATABASE_URL` is empty."""
 
     host: str = "127.0.0.1"
     """Address the HTTP server listens on."""
@@ -30,22 +84,15 @@ class CoreSettings(BaseSettings):
     data_dir: Path = Path(".parley")
     """Where the embedded default keeps its SQLite files and generated keys."""
 
-    database_url: str = ""
-    """`postgresql+psycopg://...` or `sqlite+aiosqlite:///...`; empty: SQLite under `data_dir`."""
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    """The database (`PARLEY_DATABASE_*`)."""
 
-    database_pool_size: int = Field(default=10, ge=1, le=200)
-    """PostgreSQL connections each process keeps open."""
-
-    redis_url: str | None = None
-    """`redis://...`; unset means in-process state (one replica only)."""
-
-    redis_prefix: str = Field(default="parley:", min_length=1)
-    """Start of every Redis key this deployment writes (failed-login and send counters):
-    deployments (or test runs) sharing one Redis database keep their counts apart by each
-    having its own. Pub/sub channels are named after chat and user ids, which never collide."""
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    """Redis, shared by the replicas of a service (`PARLEY_REDIS_*`)."""
 
     admin_token: SecretStr | None = None
-    """Bearer token of the `/internal` routes; unset disables them (every call answers 401)."""
+    """Bearer token of the `/internal` routes; unset disables them (every call answers 401).
+    `make run` generates one and prints it."""
 
     cors_origins: Annotated[list[str], NoDecode] = []
     """Comma-separated browser origins allowed by CORS; empty allows none."""
@@ -57,7 +104,7 @@ class CoreSettings(BaseSettings):
     entry, which any client can write."""
 
     log_level: str = "INFO"
-    """Root log level."""
+    """Root log level of the JSON logs on stdout."""
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -84,15 +131,9 @@ class CoreSettings(BaseSettings):
                 raise ValueError(f"{entry!r} is not an IP address or CIDR") from None
         return ",".join(entries)
 
-    @field_validator("database_url")
-    @classmethod
-    def _psycopg_driver(cls, value: str) -> str:
-        # Operators paste libpq URLs; SQLAlchemy needs the driver named.
-        for prefix in ("postgres://", "postgresql://"):
-            if value.startswith(prefix):
-                return "postgresql+psycopg://" + value.removeprefix(prefix)
-        return value
-
     def sqlite_url(self, name: str) -> str:
         """The embedded default's database: one SQLite file per service under `data_dir`."""
         return f"sqlite+aiosqlite:///{self.data_dir / name}.db"
+
+    def resolved_database_url(self) -> str:
+        return self.database.url or self.sqlite_url(self.database_name)

@@ -1,3 +1,3 @@
-from parley_auth.cli import main
+from parley_auth.cli import cli
 
-main()
+cli()

@@ -9,23 +9,18 @@ from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from typing import Any
 
-from litestar import Litestar, Router, get
-from litestar.datastructures import State
+from litestar import Litestar, get
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
 from parley_auth.api import routes
 from parley_auth.domain.passwords import PasswordHasher
 from parley_auth.domain.service import AuthService, LoginPolicy, RegistrationPolicy
 from parley_auth.domain.signing import SigningKey
 from parley_auth.settings import AuthSettings
-from parley_core import db, health, metrics, ratelimit, telemetry, tokens, web
+from parley_core import db, ratelimit, service, telemetry, tokens
 
 MAX_BODY_BYTES = 64 * 1024
 """Auth bodies are a few hundred bytes; anything near this is abuse (413)."""
-
-
-SERVICE = "parley-auth"
 
 logger = logging.getLogger(__name__)
 
@@ -37,29 +32,21 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
     signing_key = SigningKey.load_or_create(
         settings.resolved_signing_key_file(), create=settings.signing_key_file is None
     )
-    engine = db.create_engine(
-        settings.resolved_database_url(), pool_size=settings.database_pool_size
-    )
-    redis = ratelimit.redis_client(settings.redis_url) if settings.redis_url else None
-    if tracing is not None:
-        tracing.instrument_engine(engine)
-        if redis is not None:
-            tracing.instrument_redis(redis)
-    unwatch_pool = metrics.watch_pool("auth", engine)
+    backends = service.backends("auth", settings, tracing)
     failures: ratelimit.WindowCounter
     capacity: ratelimit.WindowCounter
-    if redis is not None:
-        failures = ratelimit.RedisCounter(redis, prefix=f"{settings.redis_prefix}auth:")
+    if backends.redis is not None:
+        failures = ratelimit.RedisCounter(backends.redis, prefix=backends.key_prefix)
         # Limits that only protect CPU keep working, per process, while Redis is down.
         capacity = ratelimit.FallbackCounter(failures, ratelimit.MemoryCounter())
     else:
         failures = capacity = ratelimit.MemoryCounter()
     auth = AuthService(
-        sessions=db.sessionmaker(engine),
+        sessions=db.sessionmaker(backends.engine),
         hasher=PasswordHasher(
-            time_cost=settings.argon2_time_cost,
-            memory_kib=settings.argon2_memory_kib,
-            parallelism=settings.argon2_parallelism,
+            time_cost=settings.argon2.time_cost,
+            memory_kib=settings.argon2.memory_kib,
+            parallelism=settings.argon2.parallelism,
             concurrency=settings.password_hash_concurrency,
         ),
         signing_key=signing_key,
@@ -83,18 +70,12 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
     async def local_jwks() -> dict[str, Any]:
         return jwks
 
-    verifier = tokens.Verifier(local_jwks)
-
     @get("/.well-known/jwks.json", tags=["auth"])
     async def jwks_document() -> dict[str, Any]:
         return jwks
 
-    probes: dict[str, health.Probe] = {"database": lambda: db.ping(engine)}
-    if redis is not None:
-        probes["redis"] = redis.ping
-
     @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    async def purging(_: Litestar) -> AsyncIterator[None]:
         purge = asyncio.create_task(
             purge_refresh_tokens(auth, settings.refresh_token_purge_interval_seconds)
         )
@@ -104,38 +85,18 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
             purge.cancel()
             with suppress(asyncio.CancelledError):
                 await purge
-            unwatch_pool()
-            if redis is not None:
-                await redis.aclose()
-            await engine.dispose()
 
-    admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
-    internal = Router(
-        path="/", route_handlers=[routes.InternalController], guards=[web.admin_guard(admin_token)]
-    )
-    return Litestar(
-        route_handlers=[
-            routes.AuthController,
-            routes.UsersController,
-            internal,
-            jwks_document,
-            telemetry.MetricsController,
-            *health.handlers(probes, service="auth"),
-        ],
-        dependencies={
-            "auth": Provide(lambda: auth, sync_to_thread=False),
-            "claims": Provide(web.identity_provider(verifier)),
-        },
-        exception_handlers=web.exception_handlers(),
-        middleware=[telemetry.http_metrics(SERVICE), telemetry.RequestLog(SERVICE)],
-        plugins=[tracing.plugin()] if tracing is not None else [],
-        cors_config=web.cors_config(settings.cors_origins),
-        openapi_config=OpenAPIConfig(title="Parley auth", version="1"),
-        request_max_body_size=MAX_BODY_BYTES,
-        request_class=web.JsonRequest,
-        logging_config=None,
-        lifespan=[lifespan],
-        state=State({"auth": auth}),
+    return service.service_app(
+        backends,
+        settings,
+        tracing=tracing,
+        verifier=tokens.Verifier(local_jwks),
+        route_handlers=[routes.AuthController, routes.UsersController, jwks_document],
+        internal=[routes.InternalController],
+        dependencies={"auth": Provide(lambda: auth, sync_to_thread=False)},
+        state={"auth": auth},
+        max_body_bytes=MAX_BODY_BYTES,
+        lifespan=[purging],
     )
 
 

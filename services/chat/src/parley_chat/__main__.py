@@ -1,3 +1,3 @@
-from parley_chat.cli import main
+from parley_chat.cli import cli
 
-main()
+cli()

@@ -31,7 +31,7 @@ STREAM_CONNECTIONS = Gauge(
 
 DISCONNECT_REASONS = (
     "client",  # the client closed or the link dropped
-    "idle",  # 4408: nothing from the client for stream_idle_seconds
+    "idle",  # 4408: nothing from the client for PARLEY_STREAM_IDLE_SECONDS
     "token_expired",  # 4401 after the access token expired (or its tenant was deleted)
     "tenant_suspended",  # 4403: the tenant is suspended
     "slow_consumer",  # 4429: its queue filled

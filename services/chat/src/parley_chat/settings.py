@@ -2,53 +2,72 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
-from parley_core.settings import CoreSettings
+from parley_core.settings import CoreSettings, SettingsGroup
 
 
-class ChatSettings(CoreSettings):
-    auth_url: str = "http://127.0.0.1:8001"
-    """Base URL of the auth service: its JWKS and its `/internal` routes."""
+class AuthPeerSettings(SettingsGroup):
+    """How chat calls the auth service (parley_chat.peers.auth)."""
 
-    auth_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    url: str = "http://127.0.0.1:8001"
+    """Base URL of the auth service: its JWKS and its `/internal` routes (the same process
+    in the embedded default)."""
+
+    timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     """Budget of one call to auth, retries included; past it, 503 naming auth."""
 
-    auth_retries: int = Field(default=2, ge=0, le=5)
+    retries: int = Field(default=2, ge=0, le=5)
     """Extra attempts of an idempotent call to auth after a connection error or a 5xx."""
 
-    auth_cache_seconds: float = Field(default=30.0, ge=0)
+    cache_seconds: float = Field(default=30.0, ge=0)
     """How long a tenant's limits and a username's user id are trusted without asking auth."""
 
-    auth_stale_seconds: float = Field(default=86_400.0, ge=0)
+    stale_seconds: float = Field(default=86_400.0, ge=0)
     """How long a cached answer still serves while auth is down (sends keep working)."""
 
-    auth_breaker_failures: int = Field(default=5, ge=1)
+    breaker_failures: int = Field(default=5, ge=1)
     """Consecutive failed calls to auth that open the circuit."""
 
-    auth_breaker_reset_seconds: float = Field(default=10.0, gt=0)
+    breaker_reset_seconds: float = Field(default=10.0, gt=0)
     """How long the open circuit fails fast before one call probes auth again."""
 
-    stream_queue_size: int = Field(default=1024, ge=16)
+
+class StreamSettings(SettingsGroup):
+    """The WebSocket stream (docs/stream.md)."""
+
+    queue_size: int = Field(default=1024, ge=16)
     """Frames one stream client may fall behind by before it is closed with 4429."""
 
-    stream_idle_seconds: float = Field(default=120.0, gt=0)
+    idle_seconds: float = Field(default=120.0, gt=0)
     """Silence from a stream client before it is closed with 4408 (clients ping)."""
 
-    stream_typing_interval_seconds: float = Field(default=2.0, ge=0)
+    typing_interval_seconds: float = Field(default=2.0, ge=0)
     """At most one typing frame per chat per connection in this long."""
 
-    stream_resume_grace_seconds: float = Field(default=1.0, ge=0, le=30)
+    resume_grace_seconds: float = Field(default=1.0, ge=0, le=30)
     """After `ready`, how long live events wait for the client's first frame (its resume)."""
 
-    stream_recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
+    recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
     """How often each stream re-reads its user's chats from the database and its tenant's
     standing: a member removed while the `member.left` event was lost stops receiving
     the chat, and a suspended or deleted tenant's streams close (4403, 4401), within this
-    long plus `auth_cache_seconds`."""
+    long plus `PARLEY_AUTH_CACHE_SECONDS`."""
 
-    stream_ticket_seconds: int = Field(default=30, ge=1, le=60)
+    ticket_seconds: int = Field(default=30, ge=1, le=60)
     """Lifetime of a single-use stream ticket from `POST /v1/stream/ticket` (at most 60 s)."""
+
+
+class ChatSettings(CoreSettings):
+    database_name: ClassVar[str] = "chat"
+
+    auth: AuthPeerSettings = Field(default_factory=AuthPeerSettings)
+    """The auth service, as chat calls it (`PARLEY_AUTH_*`)."""
+
+    stream: StreamSettings = Field(default_factory=StreamSettings)
+    """The WebSocket stream (`PARLEY_STREAM_*`)."""
 
     message_edits_per_minute: int = Field(default=60, ge=1)
     """Edits and deletions of their own messages one user may make a minute before 429."""
@@ -69,6 +88,3 @@ class ChatSettings(CoreSettings):
     chats_joined_per_hour: int = Field(default=100, ge=1)
     """Chats one user may be put in by others an hour (created with them as a member, or
     added); past it, adding them is 429 until the hour ends."""
-
-    def resolved_database_url(self) -> str:
-        return self.database_url or self.sqlite_url("chat")

@@ -17,12 +17,12 @@ from parley_auth import app as auth_app
 from parley_auth.domain import errors as auth_errors
 from parley_auth.domain.service import AuthService, TenantSpec
 from parley_auth.settings import AuthSettings
-from parley_auth.storage import migrate as auth_migrations
+from parley_auth.storage import migrations as auth_migrations
 from parley_chat import app as chat_app
 from parley_chat.settings import ChatSettings
-from parley_chat.storage import migrate as chat_migrations
+from parley_chat.storage import migrations as chat_migrations
 from parley_core import logging as parley_logging
-from parley_core import secretfiles, serving, telemetry
+from parley_core import migrations, secretfiles, serving, telemetry
 from parley_embedded import dispatch
 
 DEFAULT_TENANT = "default"
@@ -48,8 +48,8 @@ def create_app(
     settings: EmbeddedSettings, *, tracing: telemetry.Tracing | None = None
 ) -> dispatch.Dispatcher:
     chat_settings = settings.chat_settings()
-    auth_migrations.upgrade(settings.resolved_database_url())
-    chat_migrations.upgrade(chat_settings.resolved_database_url())
+    migrations.upgrade(auth_migrations.PACKAGE, settings.resolved_database_url())
+    migrations.upgrade(chat_migrations.PACKAGE, chat_settings.resolved_database_url())
     app = auth_app.create_app(settings, tracing=tracing)
     auth: AuthService = app.state.auth
     # Chat reaches auth's JWKS and /internal routes in-process, through the same HTTP

@@ -2,7 +2,7 @@
 usernames into users and give a tenant's limits (docs/internal-api.md).
 
 Every call shares one httpx client and goes through:
-- a time budget (`auth_timeout_seconds`) that covers retries, so a hung auth costs a
+- a time budget (`PARLEY_AUTH_TIMEOUT_SECONDS`) that covers retries, so a hung auth costs a
   caller at most that long before a 503 naming auth;
 - retries with exponential backoff and jitter, for these GETs only (they are idempotent),
   on connection errors and 5xx;
