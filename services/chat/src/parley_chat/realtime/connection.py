@@ -125,6 +125,7 @@ class Connection:
         self._standing = standing
         self._writer = writing.Writer(socket, shared.tracer)
         self._inbox: asyncio.Queue[Item] = asyncio.Queue(maxsize=self._policy.queue_size)
+        # In no chat until `serve` has read the user's chats.
         self._sequencer = sequencing.Sequencer(
             caller.user_id, {}, typing_interval=self._policy.typing_interval_seconds
         )
@@ -135,7 +136,8 @@ class Connection:
         self._tasks: set[asyncio.Task[None]] = set()
         self._done = asyncio.Event()
         self._first_frame = asyncio.Event()
-        self.close: CloseCode | None = None
+        self.closing: CloseCode | None = None
+        """Why the stream ends, when the server ends it; the handler closes with it."""
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -189,10 +191,10 @@ class Connection:
             except sa_exc.SQLAlchemyError as exc:
                 # The log could not be read (a replay, a gap fill): the client resumes later.
                 logger.warning("stream lost the database", extra={"error.type": type(exc).__name__})
-                self.close = self.close or CloseCode.DATABASE_UNAVAILABLE
+                self.closing = self.closing or CloseCode.DATABASE_UNAVAILABLE
             except Exception:
                 logger.exception("stream task failed", extra={"user.id": str(self.caller.user_id)})
-                self.close = self.close or CloseCode.INTERNAL_ERROR
+                self.closing = self.closing or CloseCode.INTERNAL_ERROR
             finally:
                 if ends_stream:
                     self._done.set()
@@ -210,7 +212,7 @@ class Connection:
         try:
             self._inbox.put_nowait(item)
         except asyncio.QueueFull:
-            self.close = self.close or CloseCode.SLOW_CONSUMER
+            self.closing = self.closing or CloseCode.SLOW_CONSUMER
             self._done.set()
 
     # -- the producers -------------------------------------------------------------------
@@ -228,7 +230,7 @@ class Connection:
                     self.socket.receive_data("text"), self._policy.idle_seconds
                 )
             except TimeoutError:
-                self.close = CloseCode.IDLE
+                self.closing = CloseCode.IDLE
                 return
             if self._sequencer.holding:
                 self._first_frame.set()
@@ -246,7 +248,7 @@ class Connection:
 
     async def _expire(self) -> None:
         await asyncio.sleep(max(0.0, self.expires_at.timestamp() - time.time()))
-        self.close = CloseCode.EXPIRED
+        self.closing = CloseCode.EXPIRED
 
     async def _recheck(self) -> None:
         # A lost `member.left` (a publish that timed out or was skipped) must not leave a
@@ -261,7 +263,7 @@ class Connection:
                     standing = access.Standing.ACTIVE  # auth is down: keep serving
                 if standing is not access.Standing.ACTIVE:
                     gone = standing is access.Standing.GONE
-                    self.close = CloseCode.EXPIRED if gone else CloseCode.SUSPENDED
+                    self.closing = CloseCode.EXPIRED if gone else CloseCode.SUSPENDED
                     self._done.set()
                     return
             self._enqueue(Recheck())

@@ -137,14 +137,14 @@ async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependen
     except sa_exc.SQLAlchemyError as exc:
         # The database did not answer while setting up: the client retries and resumes.
         logger.warning("stream setup failed", extra={"error.type": type(exc).__name__})
-        connection.close = CloseCode.DATABASE_UNAVAILABLE
+        connection.closing = CloseCode.DATABASE_UNAVAILABLE
     except Exception:
         logger.exception("stream failed", extra={"user.id": str(caller.user_id)})
-        connection.close = CloseCode.INTERNAL_ERROR
+        connection.closing = CloseCode.INTERNAL_ERROR
     finally:
         stream.connections.discard(connection)
         metrics.STREAM_CONNECTIONS.dec()
-        close = connection.close
+        close = connection.closing
         metrics.STREAM_DISCONNECTS.labels(reason=close.label if close else "client").inc()
         if close is CloseCode.SLOW_CONSUMER:
             metrics.SLOW_CONSUMERS.inc()
