@@ -30,6 +30,9 @@ from parley_cli.errors import ApiError, AuthError
 
 PING_SECONDS = 30.0
 CLOSE_UNAUTHORIZED = 4401
+# What each close code means to a person. The CLI imports no server code, so this is its
+# own table; tests/unit/cli/test_close_codes.py checks it names every code the server's
+# `parley_chat.closes.CloseCode` closes with.
 CLOSE_REASONS = {
     1000: "the server closed the stream",
     1001: "the server is going away",
@@ -37,6 +40,7 @@ CLOSE_REASONS = {
     1011: "the server had an internal error",
     1012: "the server is restarting",
     1013: "the server is busy",
+    4403: "the tenant is suspended",
     4408: "the stream was idle",
     4429: "the stream fell behind",
 }

@@ -18,19 +18,13 @@ app = typer.Typer()
 def login(
     ctx: typer.Context,
     server: common.Server = None,
-    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Tenant slug.")] = None,
-    username: Annotated[str | None, typer.Option("--username", "-u")] = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
-    ] = False,
+    tenant: common.Tenant = None,
+    username: common.Username = None,
+    password_stdin: common.PasswordStdin = False,
 ) -> None:
     """Log in and keep the session in the profile."""
     this = common.session(ctx)
-    saved = this.saved()
-    url = api.check_server_url(server or saved.server)
-    tenant = tenant or saved.tenant
-    username = username or saved.username or common.prompt_username()
-    password = common.read_password(password_stdin, confirm=False)
+    url, tenant, username, password = _ask(this, server, tenant, username, password_stdin)
     with api.Client(url) as client:
         pair = client.login(tenant, username, password)
     _start_session(this, url, tenant, username, pair)
@@ -41,20 +35,14 @@ def login(
 def register(
     ctx: typer.Context,
     server: common.Server = None,
-    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Tenant slug.")] = None,
-    username: Annotated[str | None, typer.Option("--username", "-u")] = None,
     display_name: Annotated[str | None, typer.Option("--display-name", "-d")] = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
-    ] = False,
+    tenant: common.Tenant = None,
+    username: common.Username = None,
+    password_stdin: common.PasswordStdin = False,
 ) -> None:
     """Create an account (where the tenant allows it) and log in."""
     this = common.session(ctx)
-    saved = this.saved()
-    url = api.check_server_url(server or saved.server)
-    tenant = tenant or saved.tenant
-    username = username or common.prompt_username()
-    password = common.read_password(password_stdin, confirm=True)
+    url, tenant, username, password = _ask(this, server, tenant, username, password_stdin, new=True)
     with api.Client(url) as client:
         client.register(tenant, username, password, display_name)
         pair = client.login(tenant, username, password)
@@ -87,6 +75,23 @@ def whoami(ctx: typer.Context, json: common.Json = False) -> None:
     user = this.client(ctx).me()
     context = {"server": this.saved().server, "profile": this.profile}
     output.Output(json_mode=json).user(user, context)
+
+
+def _ask(
+    this: common.Session,
+    server: str | None,
+    tenant: str | None,
+    username: str | None,
+    password_stdin: bool,
+    *,
+    new: bool = False,
+) -> tuple[str, str, str, str]:
+    """Server URL, tenant, username and password: from the options, else the profile
+    (the username only when logging in again), else asked for."""
+    url = this.server_url(server)
+    tenant = tenant or this.saved().tenant
+    username = username or (None if new else this.me()) or common.prompt_username()
+    return url, tenant, username, common.read_password(password_stdin, confirm=new)
 
 
 def _start_session(

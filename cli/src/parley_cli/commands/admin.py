@@ -20,14 +20,12 @@ app.add_typer(tenant_app, name="tenant")
 def admin_login(
     ctx: typer.Context,
     server: common.Server = None,
-    token_stdin: Annotated[
-        bool, typer.Option("--token-stdin", help="Read the admin token from stdin.")
-    ] = False,
+    token_stdin: common.TokenStdin = False,
 ) -> None:
     """Check an admin token and keep it in the profile."""
     this = common.session(ctx)
     saved = this.saved()
-    url = api.check_server_url(server or saved.server)
+    url = this.server_url(server)
     if saved.logged_in and url != saved.server:
         raise UsageError(
             f"profile {this.profile!r} is logged in to {saved.server}; "

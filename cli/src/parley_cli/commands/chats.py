@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from parley_cli import lookup, output
+from parley_cli import output
 from parley_cli.commands import common
 
 app = typer.Typer()
@@ -47,36 +47,33 @@ def chat_dm(ctx: typer.Context, user: str, json: common.Json = False) -> None:
 @members_app.command("list")
 def members_list(ctx: typer.Context, chat: common.ChatArg, json: common.Json = False) -> None:
     """Show a chat's members."""
-    this = common.session(ctx)
-    found = lookup.find(this.client(ctx), chat, this.me())
+    _, found = common.session(ctx).chat(ctx, chat)
     output.Output(json_mode=json).members(found)
 
 
+Users = Annotated[list[str], typer.Argument(metavar="USER...")]
+
+
 @members_app.command("add")
-def members_add(
-    ctx: typer.Context,
-    chat: common.ChatArg,
-    users: Annotated[list[str], typer.Argument(metavar="USER...")],
-) -> None:
+def members_add(ctx: typer.Context, chat: common.ChatArg, users: Users) -> None:
     """Add users to a chat you own."""
-    this = common.session(ctx)
-    client = this.client(ctx)
-    found = lookup.find(client, chat, this.me())
-    for user in users:
-        client.add_member(found["id"], user)
-        output.Output().notice(f"Added {user} to {output.chat_label(found, this.me())}.")
+    _change_members(ctx, chat, users, add=True)
 
 
 @members_app.command("remove")
-def members_remove(
-    ctx: typer.Context,
-    chat: common.ChatArg,
-    users: Annotated[list[str], typer.Argument(metavar="USER...")],
-) -> None:
+def members_remove(ctx: typer.Context, chat: common.ChatArg, users: Users) -> None:
     """Remove users from a chat you own, or yourself from any chat."""
+    _change_members(ctx, chat, users, add=False)
+
+
+def _change_members(ctx: typer.Context, chat: str, users: list[str], *, add: bool) -> None:
     this = common.session(ctx)
-    client = this.client(ctx)
-    found = lookup.find(client, chat, this.me())
+    client, found = this.chat(ctx, chat)
     for user in users:
-        client.remove_member(found["id"], user)
-        output.Output().notice(f"Removed {user} from {output.chat_label(found, this.me())}.")
+        if add:
+            client.add_member(found["id"], user)
+            done = f"Added {user} to"
+        else:
+            client.remove_member(found["id"], user)
+            done = f"Removed {user} from"
+        output.Output().notice(f"{done} {this.label(found)}.")

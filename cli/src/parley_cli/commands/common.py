@@ -10,7 +10,7 @@ from typing import Annotated, cast
 
 import typer
 
-from parley_cli import api, config
+from parley_cli import api, config, lookup, output
 from parley_cli.errors import UsageError
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -21,6 +21,12 @@ Server = Annotated[
         "--server", "-s", envvar="PARLEY_SERVER", help="Server URL [default: the profile's]."
     ),
 ]
+Tenant = Annotated[str | None, typer.Option("--tenant", "-t", help="Tenant slug.")]
+Username = Annotated[str | None, typer.Option("--username", "-u")]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+]
+TokenStdin = Annotated[bool, typer.Option("--token-stdin", help="Read the admin token from stdin.")]
 AdminToken = Annotated[
     str | None,
     typer.Option(
@@ -45,12 +51,24 @@ class Session:
     def me(self) -> str | None:
         return self.saved().username
 
+    def server_url(self, server: str | None) -> str:
+        """`--server`, else the profile's, checked."""
+        return api.check_server_url(server or self.saved().server)
+
     def client(self, ctx: typer.Context) -> api.Client:
         saved = self.saved()
         if not saved.logged_in:
             raise config.not_logged_in(self.profile)
         credentials = config.ProfileCredentials(self.store, self.profile)
         return ctx.with_resource(api.Client(saved.server, credentials=credentials))
+
+    def chat(self, ctx: typer.Context, query: str) -> tuple[api.Client, api.Chat]:
+        """A client, and the chat that `query` (an id, id prefix or title) names."""
+        client = self.client(ctx)
+        return client, lookup.find(client, query, self.me())
+
+    def label(self, chat: api.Chat) -> str:
+        return output.chat_label(chat, self.me())
 
     def admin_client(
         self, ctx: typer.Context, server: str | None, admin_token: str | None

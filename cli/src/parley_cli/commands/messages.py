@@ -4,35 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
-from parley_cli import lookup, output
+from parley_cli import api, lookup, output
 from parley_cli.commands import common
 from parley_cli.errors import UsageError
 
 app = typer.Typer()
+Text = Annotated[
+    str | None, typer.Argument(help="The message; read from stdin when left out or '-'.")
+]
+NewText = Annotated[
+    str | None, typer.Argument(help="The new text; read from stdin when left out or '-'.")
+]
 
 
 @app.command()
 def send(
     ctx: typer.Context,
     chat: common.ChatArg,
-    text: Annotated[
-        str | None, typer.Argument(help="The message; read from stdin when left out or '-'.")
-    ] = None,
+    text: Text = None,
     json: common.Json = False,
 ) -> None:
     """Send a message."""
-    this = common.session(ctx)
-    body = common.text_or_stdin(text)
-    client = this.client(ctx)
-    found = lookup.find(client, chat, this.me())
-    # A client_msg_id makes the retry after a token refresh safe: the server answers a
-    # repeat with the stored message instead of storing it twice.
-    message = client.send(found["id"], body, client_msg_id=str(uuid.uuid4()))
-    output.Output(json_mode=json).message(message, "Sent", output.chat_label(found, this.me()))
+
+    def post(client: api.Client, chat_id: str, body: str) -> api.Message:
+        # A client_msg_id makes the retry after a token refresh safe: the server answers a
+        # repeat with the stored message instead of storing it twice.
+        return client.send(chat_id, body, client_msg_id=str(uuid.uuid4()))
+
+    _post(ctx, chat, text, post, "Sent", json=json)
 
 
 @app.command()
@@ -51,9 +55,7 @@ def history(
     """Show a chat's messages, oldest first: the latest ones unless --before or --after."""
     if before is not None and after is not None:
         raise UsageError("give --before or --after, not both")
-    this = common.session(ctx)
-    client = this.client(ctx)
-    found = lookup.find(client, chat, this.me())
+    client, found = common.session(ctx).chat(ctx, chat)
     if after is not None:
         messages = client.messages_after(found["id"], after, limit)
     else:
@@ -67,18 +69,32 @@ def edit(
     ctx: typer.Context,
     chat: common.ChatArg,
     seq: Annotated[int, typer.Argument(min=1, help="The message's seq.")],
-    text: Annotated[
-        str | None, typer.Argument(help="The new text; read from stdin when left out or '-'.")
-    ] = None,
+    text: NewText = None,
     json: common.Json = False,
 ) -> None:
     """Change the text of a message you sent."""
-    this = common.session(ctx)
+
+    def post(client: api.Client, chat_id: str, body: str) -> api.Message:
+        return client.edit(chat_id, seq, body)
+
+    _post(ctx, chat, text, post, "Edited", json=json)
+
+
+def _post(
+    ctx: typer.Context,
+    chat: str,
+    text: str | None,
+    post: Callable[[api.Client, str, str], api.Message],
+    verb: str,
+    *,
+    json: bool,
+) -> None:
+    """Send or edit: the text from the argument or stdin, then what the server stored."""
     body = common.text_or_stdin(text)
-    client = this.client(ctx)
-    found = lookup.find(client, chat, this.me())
-    message = client.edit(found["id"], seq, body)
-    output.Output(json_mode=json).message(message, "Edited", output.chat_label(found, this.me()))
+    this = common.session(ctx)
+    client, found = this.chat(ctx, chat)
+    message = post(client, found["id"], body)
+    output.Output(json_mode=json).message(message, verb, this.label(found))
 
 
 @app.command()
@@ -89,10 +105,9 @@ def delete(
 ) -> None:
     """Delete a message you sent (its seq stays in the history, marked deleted)."""
     this = common.session(ctx)
-    client = this.client(ctx)
-    found = lookup.find(client, chat, this.me())
+    client, found = this.chat(ctx, chat)
     client.delete_message(found["id"], seq)
-    output.Output().notice(f"Deleted #{seq} in {output.chat_label(found, this.me())}.")
+    output.Output().notice(f"Deleted #{seq} in {this.label(found)}.")
 
 
 @app.command()
@@ -105,11 +120,10 @@ def read(
 ) -> None:
     """Mark a chat read."""
     this = common.session(ctx)
-    client = this.client(ctx)
-    found = lookup.find(client, chat, this.me())
+    client, found = this.chat(ctx, chat)
     upto = found["last_seq"] if seq is None else seq
     client.mark_read(found["id"], upto)
-    output.Output().notice(f"Marked {output.chat_label(found, this.me())} read up to #{upto}.")
+    output.Output().notice(f"Marked {this.label(found)} read up to #{upto}.")
 
 
 @app.command()

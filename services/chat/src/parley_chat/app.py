@@ -97,17 +97,19 @@ def create_app(
         if redis
         else stream_tickets.MemoryTickets(),
         ticket_seconds=settings.stream.ticket_seconds,
-        chats=chats,
-        channels=channels,
-        publisher=publisher,
-        policy=stream_connection.StreamPolicy(
-            queue_size=settings.stream.queue_size,
-            idle_seconds=settings.stream.idle_seconds,
-            typing_interval_seconds=settings.stream.typing_interval_seconds,
-            resume_grace_seconds=settings.stream.resume_grace_seconds,
-            recheck_seconds=settings.stream.recheck_seconds,
+        shared=stream_connection.Shared(
+            chats=chats,
+            channels=channels,
+            publisher=publisher,
+            policy=stream_connection.StreamPolicy(
+                queue_size=settings.stream.queue_size,
+                idle_seconds=settings.stream.idle_seconds,
+                typing_interval_seconds=settings.stream.typing_interval_seconds,
+                resume_grace_seconds=settings.stream.resume_grace_seconds,
+                recheck_seconds=settings.stream.recheck_seconds,
+            ),
+            tracer=tracer,
         ),
-        tracer=tracer,
     )
 
     async def provide_caller(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from parley_chat import closes
 from parley_chat.domain import limits
 from parley_core.metrics import RATE_LIMITED
 
@@ -31,15 +32,8 @@ STREAM_CONNECTIONS = Gauge(
 
 DISCONNECT_REASONS = (
     "client",  # the client closed or the link dropped
-    "idle",  # 4408: nothing from the client for PARLEY_STREAM_IDLE_SECONDS
-    "token_expired",  # 4401 after the access token expired (or its tenant was deleted)
-    "tenant_suspended",  # 4403: the tenant is suspended
-    "slow_consumer",  # 4429: its queue filled
-    "unauthorized",  # 4401 at connect: missing or bad token
-    "auth_unavailable",  # 1013 at connect: the token's key or tenant is unknown and auth is down
-    "broker_unavailable",  # 1013 at connect: Redis did not answer for the stream ticket
-    "database_unavailable",  # 1013: the log could not be read
-    "error",  # 1011: a bug; see the error log
+    # Then one label per case the server closes for (parley_chat.closes says which code).
+    *dict.fromkeys(case.label for case in closes.CloseCode if case.label != "client"),
 )
 STREAM_DISCONNECTS = Counter(
     "parley_stream_disconnects_total",

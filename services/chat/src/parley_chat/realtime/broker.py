@@ -12,6 +12,13 @@ in-memory backend (the embedded default). Two things are added here, each with i
   message is already committed, and the stream's gap fill and `resume` read it back from
   the log.
 
+`ResilientChannels` overrides Litestar's private `_sub_worker` and reads its `_backend`
+and `_channels`, rather than owning a subscription loop on redis-py: the plugin's
+subscribe, unsubscribe, backlog and in-memory backend stay Litestar's, and only the one
+loop that dies is replaced. The price is a version range: services/chat/pyproject.toml
+bounds Litestar to the minor releases checked, and tests/unit/chat/test_broker_contract.py
+asserts the attributes relied on, so a release that moves them fails a test, not a replica.
+
 When tracing is on, each publish is a producer span whose W3C context travels in the
 envelope's header, so the span that writes the frame on any replica links back to the
 request that produced it (docs/observability.md, "Traces").

@@ -8,59 +8,41 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import WebSocket, post, websocket
 from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_201_CREATED
-from opentelemetry import trace
 from sqlalchemy import exc as sa_exc
 
 from parley_chat import metrics
+from parley_chat.closes import CloseCode
 from parley_chat.domain import access
 from parley_chat.domain.directory import Directory
-from parley_chat.domain.service import Caller, ChatService
+from parley_chat.domain.service import Caller
 from parley_chat.realtime import connection as stream_connection
 from parley_chat.realtime import tickets as stream_tickets
-from parley_chat.realtime.broker import ChannelsPublisher, ResilientChannels
 from parley_core import logging as parley_logging
 from parley_core import tokens
 from parley_core.errors import DependencyUnavailable
 
 logger = logging.getLogger(__name__)
 
-CLOSE_INTERNAL_ERROR = stream_connection.CLOSE_INTERNAL_ERROR
-CLOSE_TRY_AGAIN_LATER = stream_connection.CLOSE_TRY_AGAIN_LATER
 
-
+@dataclass(eq=False)
 class Stream:
     """The process's streams: what each connection needs, and every live connection."""
 
-    def __init__(
-        self,
-        *,
-        verifier: tokens.Verifier,
-        directory: Directory,
-        tickets: stream_tickets.TicketStore,
-        ticket_seconds: int,
-        chats: ChatService,
-        channels: ResilientChannels,
-        publisher: ChannelsPublisher,
-        policy: stream_connection.StreamPolicy,
-        tracer: trace.Tracer | None = None,
-    ) -> None:
-        self.verifier = verifier
-        self.directory = directory
-        self.tickets = tickets
-        self.ticket_seconds = ticket_seconds
-        self.tracer = tracer
-        self.chats = chats
-        self.channels = channels
-        self.publisher = publisher
-        self.policy = policy
-        self.connections: set[stream_connection.Connection] = set()
-        channels.on_recovered.append(self.resync_all)
+    verifier: tokens.Verifier
+    directory: Directory
+    tickets: stream_tickets.TicketStore
+    ticket_seconds: int
+    shared: stream_connection.Shared
+    connections: set[stream_connection.Connection] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.shared.channels.on_recovered.append(self.resync_all)
 
     def resync_all(self) -> None:
         for connection in list(self.connections):
@@ -111,6 +93,11 @@ async def _identify(socket: WebSocket[Any, Any, Any], stream: Stream) -> tokens.
     return await stream.verifier.verify(token)
 
 
+async def _refuse(socket: WebSocket[Any, Any, Any], close: CloseCode) -> None:
+    metrics.STREAM_DISCONNECTS.labels(reason=close.label).inc()
+    await socket.close(close.code, close.reason)
+
+
 @websocket("/v1/stream")
 async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependency[Stream]) -> None:
     await socket.accept()
@@ -119,28 +106,19 @@ async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependen
         credential = credential_of(claims)
         standing = await access.standing_of(stream.directory, credential)
     except tokens.InvalidToken:
-        metrics.STREAM_DISCONNECTS.labels(reason="unauthorized").inc()
-        await socket.close(stream_connection.CLOSE_UNAUTHORIZED, "invalid or expired access token")
+        await _refuse(socket, CloseCode.UNAUTHORIZED)
         return
     except tokens.JwksUnavailable:
-        metrics.STREAM_DISCONNECTS.labels(reason="auth_unavailable").inc()
-        await socket.close(CLOSE_TRY_AGAIN_LATER, "auth unavailable")
+        await _refuse(socket, CloseCode.AUTH_UNAVAILABLE)
         return
     except DependencyUnavailable as exc:
         # Auth (the tenant's policy) or Redis (the ticket) did not answer.
-        reason = "auth_unavailable" if exc.dependency == "auth" else "broker_unavailable"
-        metrics.STREAM_DISCONNECTS.labels(reason=reason).inc()
-        await socket.close(CLOSE_TRY_AGAIN_LATER, f"{exc.dependency} unavailable")
+        auth = exc.dependency == "auth"
+        await _refuse(socket, CloseCode.AUTH_UNAVAILABLE if auth else CloseCode.BROKER_UNAVAILABLE)
         return
     if standing is not access.Standing.ACTIVE:
         suspended = standing is access.Standing.SUSPENDED
-        metrics.STREAM_DISCONNECTS.labels(
-            reason="tenant_suspended" if suspended else "unauthorized"
-        ).inc()
-        if suspended:
-            await socket.close(stream_connection.CLOSE_FORBIDDEN, "tenant suspended")
-        else:
-            await socket.close(stream_connection.CLOSE_UNAUTHORIZED, "tenant no longer exists")
+        await _refuse(socket, CloseCode.SUSPENDED if suspended else CloseCode.TENANT_GONE)
         return
 
     parley_logging.bind(tenant=claims.tenant, user_id=claims.user_id)
@@ -149,11 +127,7 @@ async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependen
         socket,
         caller,
         claims.expires_at,
-        chats=stream.chats,
-        channels=stream.channels,
-        publisher=stream.publisher,
-        policy=stream.policy,
-        tracer=stream.tracer,
+        stream.shared,
         standing=lambda: access.standing_of(stream.directory, credential),
     )
     stream.connections.add(connection)
@@ -163,36 +137,17 @@ async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependen
     except sa_exc.SQLAlchemyError as exc:
         # The database did not answer while setting up: the client retries and resumes.
         logger.warning("stream setup failed", extra={"error.type": type(exc).__name__})
-        connection.close_code = CLOSE_TRY_AGAIN_LATER
+        connection.closing = CloseCode.DATABASE_UNAVAILABLE
     except Exception:
         logger.exception("stream failed", extra={"user.id": str(caller.user_id)})
-        connection.close_code = CLOSE_INTERNAL_ERROR
+        connection.closing = CloseCode.INTERNAL_ERROR
     finally:
         stream.connections.discard(connection)
         metrics.STREAM_CONNECTIONS.dec()
-        reason = _DISCONNECT_REASONS.get(connection.close_code, "client")
-        metrics.STREAM_DISCONNECTS.labels(reason=reason).inc()
-        if connection.close_code == stream_connection.CLOSE_SLOW_CONSUMER:
+        close = connection.closing
+        metrics.STREAM_DISCONNECTS.labels(reason=close.label if close else "client").inc()
+        if close is CloseCode.SLOW_CONSUMER:
             metrics.SLOW_CONSUMERS.inc()
-        if connection.close_code is not None:
+        if close is not None:
             with contextlib.suppress(Exception):
-                await socket.close(connection.close_code, _REASONS.get(connection.close_code))
-
-
-_REASONS = {
-    stream_connection.CLOSE_UNAUTHORIZED: "access token expired or tenant gone",
-    stream_connection.CLOSE_FORBIDDEN: "tenant suspended",
-    stream_connection.CLOSE_IDLE: "idle: send a ping at least every minute",
-    stream_connection.CLOSE_SLOW_CONSUMER: "too far behind: reconnect and resume",
-    CLOSE_INTERNAL_ERROR: "internal error: reconnect and resume",
-    CLOSE_TRY_AGAIN_LATER: "database unavailable: reconnect and resume",
-}
-
-_DISCONNECT_REASONS: dict[int | None, str] = {
-    stream_connection.CLOSE_UNAUTHORIZED: "token_expired",
-    stream_connection.CLOSE_FORBIDDEN: "tenant_suspended",
-    stream_connection.CLOSE_IDLE: "idle",
-    stream_connection.CLOSE_SLOW_CONSUMER: "slow_consumer",
-    CLOSE_INTERNAL_ERROR: "error",
-    CLOSE_TRY_AGAIN_LATER: "database_unavailable",
-}
+                await socket.close(close.code, close.reason)
