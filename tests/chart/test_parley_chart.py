@@ -1,4 +1,4 @@
-"""What the parley chart renders, checked against shared/API.md and the promises of its
+"""What the parley chart renders, checked against docs/api.md and the promises of its
 values: probes, resources and a restricted security context on every container, stable
 selectors, the Ingress's path split, the migration hooks, the generated Secrets."""
 
@@ -64,7 +64,7 @@ def test_every_long_running_container_has_liveness_and_readiness_probes(
 def test_services_probe_healthz_for_liveness_and_readyz_for_readiness(
     case: charts.Case,
 ) -> None:
-    # shared/API.md "Deployment shape": /healthz while alive, /readyz while its database and
+    # docs/api.md "Deployment shape": /healthz while alive, /readyz while its database and
     # broker answer.
     for deployment in charts.of_kind(charts.template(case), "Deployment"):
         (container,) = deployment["spec"]["template"]["spec"]["containers"]

@@ -1,4 +1,4 @@
-"""What the parley chart renders for traffic: the Ingress's path split by shared/API.md and
+"""What the parley chart renders for traffic: the Ingress's path split by docs/api.md and
 the NetworkPolicies."""
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from support.parley_chart import PARLEY, SERVICES, by_id, default
 # Ingress ----------------------------------------------------------------------------------
 
 
-# Every path of shared/API.md with the service that must answer it (None: never routed).
-# Copied from the contract rather than read from ../shared, which a clone of this
-# repository alone (CI's) does not have; the contract's paths are fixed.
+# Every path of docs/api.md with the service that must answer it (None: never routed).
+# Written out rather than parsed from the reference: the contract's paths are fixed.
 API_PATHS: dict[str, str | None] = {
     "/v1/auth/register": "auth",
     "/v1/auth/login": "auth",

@@ -1,4 +1,4 @@
-"""The Gateway API route beside the Ingress: an HTTPRoute that splits shared/API.md's public
+"""The Gateway API route beside the Ingress: an HTTPRoute that splits docs/api.md's public
 paths like the Ingress, keeps `/internal` unrouted, gives the stream its WebSocket timeouts,
 and validates against the Gateway API v1 schema; the Ingress carries ingress-nginx
 annotations only for the `nginx` class."""

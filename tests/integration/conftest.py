@@ -1,4 +1,4 @@
-"""Live servers on both database backends shared/API.md allows."""
+"""Live servers on both database backends docs/api.md allows."""
 
 from __future__ import annotations
 

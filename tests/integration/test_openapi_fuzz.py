@@ -25,7 +25,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 from support import auth, chat
 
 # Not yet `status_code_conformance`: the documents list only each route's success and
-# 400, not the contract's 401/403/404/409/429/503 (shared/API.md), so it fails today.
+# 400, not the contract's 401/403/404/409/429/503 (docs/api.md), so it fails today.
 CHECKS = [
     checks.not_a_server_error,
     openapi_checks.content_type_conformance,

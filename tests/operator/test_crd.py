@@ -2,7 +2,7 @@
 operator's typed spec and the auth service's defaults.
 
 kmock validates nothing and kubernetes-validate only warns on custom resources
-(shared/TOOLING.md), so Tenants are checked here against the CRD's openAPIV3Schema with
+(docs/tooling.md), so Tenants are checked here against the CRD's openAPIV3Schema with
 jsonschema.
 """
 

@@ -1,5 +1,5 @@
 """The auth routes that take a body, with one each accepts, and the names and fields
-shared/API.md gives them: what the auth bad-input suites
+docs/api.md gives them: what the auth bad-input suites
 (tests/integration/auth/test_bad_input*.py) send their bad input to."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import httpx
 from support import problems
 from support.auth import PASSWORD, AuthApi
 
-# shared/API.md "Names", as full matches: a trailing newline is not part of any name.
+# docs/api.md "Names", as full matches: a trailing newline is not part of any name.
 SLUG = r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?"
 USERNAME = r"[a-z0-9][a-z0-9._-]{2,31}"
 

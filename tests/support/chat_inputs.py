@@ -1,4 +1,4 @@
-"""The chat routes that take a body, with one each accepts, the fields shared/API.md gives
+"""The chat routes that take a body, with one each accepts, the fields docs/api.md gives
 them and the odd values to send: what the chat bad-input suites
 (tests/integration/chat/test_bad_input*.py) share."""
 
@@ -15,7 +15,7 @@ from support.problems import NOT_STRINGS
 MAX_SEQ = 2**31 - 1
 """The largest `seq` the service keeps (a 32-bit column); larger cursors are refused."""
 DEFAULT_MAX_CHARS = 4000
-"""shared/API.md "Names": the default `max_message_chars`."""
+"""docs/api.md "Names": the default `max_message_chars`."""
 ROOMY = {"limits": {"messages_per_minute": 100_000}}
 """A tenant spec whose send quota no test here runs into."""
 

@@ -1,4 +1,4 @@
-"""One call per chat route of shared/API.md, answering the raw response, and the fields
+"""One call per chat route of docs/api.md, answering the raw response, and the fields
 each answer carries: what the route suites in tests/integration/chat/test_routes*.py share."""
 
 from __future__ import annotations

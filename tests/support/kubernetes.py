@@ -1,6 +1,6 @@
 """A Kubernetes API for operator tests: kmock's emulator, served from a thread of its own.
 
-There is no cluster on these machines (shared/TOOLING.md); kmock emulates the API over
+There is no cluster on these machines (docs/tooling.md); kmock emulates the API over
 real HTTP. Two things are added here:
 
 - `Emulator` stamps what kmock 0.8 leaves out and kopf relies on: an increasing
@@ -242,7 +242,7 @@ class Cluster:
                 kind="Tenant", namespaced=True, subresources={"status"}, verbs=VERBS
             )
             emulator.resources["v1/secrets"] = info(kind="Secret", namespaced=True, verbs=VERBS)
-            # kopf does not start watching unless these are discoverable (shared/TOOLING.md).
+            # kopf does not start watching unless these are discoverable (docs/tooling.md).
             emulator.resources["v1/events"] = info(kind="Event", namespaced=True, verbs=VERBS)
             emulator.resources["v1/namespaces"] = info(
                 kind="Namespace", namespaced=False, verbs=VERBS

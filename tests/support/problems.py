@@ -1,7 +1,7 @@
-"""Checking answers against shared/API.md's error shape, and the bad input both services'
+"""Checking answers against docs/api.md's error shape, and the bad input both services'
 suites send: one copy, so the auth and chat suites hold every route to the same contract.
 
-shared/API.md: an error is a JSON object with an int `status_code` and a string `detail`;
+docs/api.md: an error is a JSON object with an int `status_code` and a string `detail`;
 validation errors also name the offending field (in `detail` and in an `errors` list).
 """
 
@@ -38,7 +38,7 @@ UNDECODABLE_STRINGS = (
 
 
 def problem(response: httpx.Response, *expected: int) -> dict[str, Any]:
-    """The body of a 4xx answer, checked against shared/API.md's error shape."""
+    """The body of a 4xx answer, checked against docs/api.md's error shape."""
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
     if expected:
         assert response.status_code in expected, (response.status_code, response.text[:500])

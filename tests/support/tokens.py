@@ -42,7 +42,7 @@ def write_signing_key(path: Path) -> Ed25519PrivateKey:
 def claims(
     *, sub: str, tid: str, username: str, lifetime: int = 300, now: int | None = None
 ) -> dict[str, Any]:
-    """Every claim shared/API.md requires, valid for `lifetime` seconds from `now`."""
+    """Every claim docs/api.md requires, valid for `lifetime` seconds from `now`."""
     issued = int(time.time()) if now is None else now
     return {
         "sub": sub,

@@ -312,5 +312,5 @@ checkov.io/skip1: CKV_K8S_43=Images are pinned by release tag by default; set im
 {{- if and (not .image.digest) (ne .image.pullPolicy "Always") }}
 checkov.io/skip2: CKV_K8S_15=IfNotPresent suits immutable release tags and images loaded into kind; set image.pullPolicy to Always if your registry reuses tags.
 {{- end }}
-checkov.io/skip3: CKV_K8S_35=The services read the database URL, Redis URL and admin token only from PARLEY_* environment variables (shared/API.md, Running it); the values still come from Secrets.
+checkov.io/skip3: CKV_K8S_35=The services read the database URL, Redis URL and admin token only from PARLEY_* environment variables (docs/api.md, Running it); the values still come from Secrets.
 {{- end -}}

@@ -1,1 +1,1 @@
-"""`parley`, the command-line client of Parley's public API (shared/API.md)."""
+"""`parley`, the command-line client of Parley's public API (docs/api.md)."""

@@ -1,4 +1,4 @@
-"""A typed client of shared/API.md's HTTP routes, and nothing else of the server's.
+"""A typed client of docs/api.md's HTTP routes, and nothing else of the server's.
 
 It sends requests, turns error answers and unreachable servers into `parley_cli.errors`,
 and on a 401 rotates the token pair once through `Credentials` and retries. The JSON it
@@ -39,7 +39,7 @@ __all__ = [
 
 STREAM_PATH = "/v1/stream"
 MAX_PAGE = 200
-"""shared/API.md: `limit` is at most 200."""
+"""docs/api.md: `limit` is at most 200."""
 
 
 class Credentials(Protocol):
@@ -119,7 +119,7 @@ class Client:
     def login(self, tenant: str, username: str, password: str) -> TokenPair:
         body = {"tenant": tenant, "username": username, "password": password}
         response = self._send("POST", "/v1/auth/login", json=body)
-        # shared/API.md: the same 401 whether or not the user exists.
+        # docs/api.md: the same 401 whether or not the user exists.
         if response.status_code == 401:
             raise AuthError("login failed: wrong tenant, username or password")
         if response.status_code == 403:
@@ -240,7 +240,7 @@ class Client:
     def put_tenant(self, slug: str, spec: Mapping[str, Any]) -> tuple[Tenant, bool]:
         """The tenant as stored, and whether it was created (201) rather than updated.
 
-        shared/API.md: the body is the whole tenant; fields left out take their defaults.
+        docs/api.md: the body is the whole tenant; fields left out take their defaults.
         """
         response = self._admin("PUT", f"/internal/v1/tenants/{_quote(slug)}", json=spec)
         return cast(Tenant, self._json(response, dict)), response.status_code == 201
@@ -251,7 +251,7 @@ class Client:
         """Create or update `slug`, changing only the `settings` and `limits` given: the
         rest keeps its stored value, or the server's default for a new tenant.
 
-        shared/API.md: PUT replaces the whole tenant, so the stored one is read first and
+        docs/api.md: PUT replaces the whole tenant, so the stored one is read first and
         the changes are applied on top of it.
         """
         current = self.find_tenant(slug)
@@ -359,7 +359,7 @@ class Client:
 
 
 def _detail(response: httpx.Response) -> str:
-    # shared/API.md: an error is a JSON object with at least `status_code` and `detail`.
+    # docs/api.md: an error is a JSON object with at least `status_code` and `detail`.
     try:
         body = response.json()
     except ValueError:

@@ -3,7 +3,7 @@
 The file holds tokens, so it is created with mode 0600 from its first byte (written to a
 private temporary file, then renamed over the old one) in a 0700 directory. Every change
 happens under an exclusive lock on a sibling lock file, because refresh tokens are
-single-use (shared/API.md "Auth API"): two `parley` processes refreshing the same token at
+single-use (docs/api.md "Auth API"): two `parley` processes refreshing the same token at
 once would look like theft to the server and end the login. Under the lock, a process first
 re-reads the file and uses a pair another process already rotated.
 """

@@ -41,7 +41,7 @@ def find(client: api.Client, query: str, me: str | None = None) -> api.Chat:
         try:
             return client.chat(query)
         except ApiError as exc:
-            # shared/API.md: 404 whether the chat does not exist or the caller is no member.
+            # docs/api.md: 404 whether the chat does not exist or the caller is no member.
             if exc.status == 404:
                 raise ApiError(f"no chat matches {query!r}; 'parley chats' lists yours") from None
             raise

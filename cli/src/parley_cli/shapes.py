@@ -1,4 +1,4 @@
-"""The JSON bodies of shared/API.md, typed for the CLI.
+"""The JSON bodies of docs/api.md, typed for the CLI.
 
 The server is trusted to keep its contract, so these are TypedDicts that describe what
 arrives rather than validators; `api.Client` returns them and re-exports them, so the rest

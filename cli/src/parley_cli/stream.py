@@ -1,7 +1,7 @@
 """`parley tail`: follow `GET /v1/stream`, reconnecting and resuming for as long as it runs.
 
 The tail keeps, per chat, the last `seq` it printed (its cursor). After every connect it
-sends `{type: "resume", cursors}` (shared/API.md "Real-time stream"), so the server replays
+sends `{type: "resume", cursors}` (docs/api.md "Real-time stream"), so the server replays
 what was missed and then goes live. The cursors also make printing exactly-once on this
 side: a message at or below its chat's cursor was printed already and is dropped, and one
 that skips ahead is preceded by the missing ones read from the history route. So even a
@@ -185,7 +185,7 @@ class Tail:
         try:
             await self._take(frame)
         except (KeyError, TypeError, ValueError):
-            # Not a frame of shared/API.md: say so and keep following.
+            # Not a frame of docs/api.md: say so and keep following.
             self.out.notice(f"ignored a malformed frame: {json.dumps(frame, default=str)[:100]}")
 
     async def _take(self, frame: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ kopf's own JSON lines name their fields `timestamp`, `severity` and `object`; th
 services write `@timestamp`, `log.level`, `message` and `service.name`
 (docs/observability.md, "Logs"), so one log pipeline reads both. The formatter is not
 parley-core's: that package carries Litestar, which the operator must not
-(shared/STYLE.md "Layout"). kopf installs its handler before any of Parley's code runs,
+(docs/style.md "Layout"). kopf installs its handler before any of Parley's code runs,
 so the startup handler swaps the formatter in (`use_json`); the few lines kopf writes
 before that keep kopf's field names.
 """

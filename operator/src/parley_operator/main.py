@@ -1,6 +1,6 @@
 """Where kopf meets the operator: handler registration and nothing else.
 
-`build_registry(settings)` is the composition root (shared/STYLE.md rule 4): it builds
+`build_registry(settings)` is the composition root (docs/style.md rule 4): it builds
 the clients once from the settings and registers every handler on a registry of its
 own, so each run (and each test) gets its own handlers and settings instead of kopf's
 import-time global registry. The decisions live in `handlers` and `reconcile`.

@@ -1,4 +1,4 @@
-"""HTTP clients for the auth and chat services' Internal API (shared/API.md "Internal API").
+"""HTTP clients for the auth and chat services' Internal API (docs/api.md "Internal API").
 
 Every failure is sorted here into one of two kinds the handlers act on:
 `Unavailable` (no usable answer: refused connection, timeout, 5xx, a rejected admin
@@ -95,7 +95,7 @@ class InternalApi:
         )
 
     async def delete_tenant(self, slug: str) -> None:
-        """shared/API.md: 204 once all the tenant's data is gone, and 204 again after."""
+        """docs/api.md: 204 once all the tenant's data is gone, and 204 again after."""
         path = f"/internal/v1/tenants/{slug}"
         response = await self._call("DELETE", path)
         if response.status_code != 204:

@@ -1,7 +1,7 @@
-"""The operator process's one settings class (shared/STYLE.md rule 5).
+"""The operator process's one settings class (docs/style.md rule 5).
 
 Built once by `parley-operator run` (or a test) and handed to `main.build_registry`;
-nothing reads the environment at import time. The names follow shared/API.md's
+nothing reads the environment at import time. The names follow docs/api.md's
 `PARLEY_*` variables; the operator shares none of parley-core's settings base because
 that package carries Litestar, which the operator image must not.
 """

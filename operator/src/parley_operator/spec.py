@@ -1,6 +1,6 @@
 """The Tenant resource, parsed once at the operator's edge into typed values.
 
-Handlers never walk `body["spec"][...]` dicts (shared/STYLE.md rule 6): `parse()` turns a
+Handlers never walk `body["spec"][...]` dicts (docs/style.md rule 6): `parse()` turns a
 Tenant's name and spec into a `Tenant`, or raises `InvalidSpec` with a message that says
 what to fix. The CRD (charts/parley-crds/files/tenants.parley.dev.yaml) enforces the
 same rules in the API server; they are checked here again because an operator cannot
@@ -24,7 +24,7 @@ VERSION = "v1alpha1"
 PLURAL = "tenants"
 KIND = "Tenant"
 
-# shared/API.md "Names". fullmatch, so a trailing newline cannot slip past `$`.
+# docs/api.md "Names". fullmatch, so a trailing newline cannot slip past `$`.
 SLUG_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?")
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{2,31}")
 # Kubernetes object names (RFC 1123 subdomain) and Secret data keys.
@@ -63,7 +63,7 @@ class _SpecModel(BaseModel):
 
 
 class Limits(_SpecModel):
-    """shared/API.md `limits`; the defaults are the auth service's."""
+    """docs/api.md `limits`; the defaults are the auth service's."""
 
     max_users: int = Field(default=10_000, ge=1, le=1_000_000_000)
     messages_per_minute: int = Field(default=120, ge=1, le=1_000_000_000)
@@ -113,7 +113,7 @@ class InvalidSpec(ValueError):
 def parse(name: str, namespace: str, spec: Mapping[str, Any] | None) -> Tenant:
     problems = []
     if not SLUG_PATTERN.fullmatch(name):
-        # shared/API.md: the slug is the resource name, so the name must be a valid slug.
+        # docs/api.md: the slug is the resource name, so the name must be a valid slug.
         problems.append(
             f"metadata.name: {name!r} is not a valid tenant slug: 1 to 32 characters of a-z, "
             "0-9 and '-', starting and ending with a letter or digit"

@@ -1,7 +1,7 @@
-"""Bad input on every auth route is a clear 4xx in shared/API.md's error shape, never a 500
+"""Bad input on every auth route is a clear 4xx in docs/api.md's error shape, never a 500
 or a hang, on SQLite and on PostgreSQL (which, unlike SQLite, cannot store NUL).
 
-shared/API.md: an error is a JSON object with an int `status_code` and a string `detail`;
+docs/api.md: an error is a JSON object with an int `status_code` and a string `detail`;
 validation errors also name the offending field (here in `detail` and in an `errors` list);
 unknown JSON fields are ignored. The names a route accepts are those of "Names".
 """

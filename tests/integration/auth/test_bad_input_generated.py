@@ -1,4 +1,4 @@
-"""Generated register, login and refresh bodies: each is answered as shared/API.md says,
+"""Generated register, login and refresh bodies: each is answered as docs/api.md says,
 a success exactly when every field is valid, otherwise a 4xx, never a 500."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Bad query values, path segments and Authorization headers on the auth routes are a
-clear 4xx in shared/API.md's error shape, never a 500 (bodies: test_bad_input.py)."""
+clear 4xx in docs/api.md's error shape, never a 500 (bodies: test_bad_input.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Which client address the failed-login limiter counts (shared/API.md "Auth API"), served
+"""Which client address the failed-login limiter counts (docs/api.md "Auth API"), served
 the way production serves it (`parley_core.serving`): X-Forwarded-For counts only from a
 trusted proxy, and then only its rightmost entry that is not itself a trusted proxy, since
 everything left of that is whatever the client chose to send."""

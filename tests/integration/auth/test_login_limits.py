@@ -1,4 +1,4 @@
-"""Login and registration limiting (shared/API.md "Auth API"), with the in-memory and the
+"""Login and registration limiting (docs/api.md "Auth API"), with the in-memory and the
 Redis counter.
 
 Each test starts its own servers with small limits (3 failures per account, 5 per client

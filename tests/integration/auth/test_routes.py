@@ -1,4 +1,4 @@
-"""Every Auth API route of shared/API.md, on a live server, on SQLite and PostgreSQL."""
+"""Every Auth API route of docs/api.md, on a live server, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The tenant rules of shared/API.md, through the live API on SQLite and PostgreSQL.
+"""The tenant rules of docs/api.md, through the live API on SQLite and PostgreSQL.
 
 Registration and login against each tenant state (unknown, closed, suspended, full), the
 operator's tenant and user upserts, tenant deletion, and that no tenant sees another's users.

@@ -1,6 +1,6 @@
 """Who may do what to a chat, on SQLite and on PostgreSQL.
 
-shared/API.md: every chat route answers 404 to a caller who is not a member, whether or not
+docs/api.md: every chat route answers 404 to a caller who is not a member, whether or not
 the chat exists, and never shows anything of another tenant; only the owner adds members;
 the owner removes anyone and anyone removes themselves; only the sender edits or deletes.
 """

@@ -1,8 +1,8 @@
 """Bad bodies, query values and path segments on every chat route are a clear 4xx in
-shared/API.md's error shape, never a 500, on SQLite and on PostgreSQL (which, unlike SQLite,
+docs/api.md's error shape, never a 500, on SQLite and on PostgreSQL (which, unlike SQLite,
 cannot store NUL).
 
-shared/API.md: validation errors (400 or 422) name the offending field; unknown JSON fields
+docs/api.md: validation errors (400 or 422) name the offending field; unknown JSON fields
 are ignored; a message body is 1 to the tenant's `max_message_chars` characters, not all
 white space; `limit` is at most 200.
 """
@@ -89,7 +89,7 @@ def test_a_wrong_type_for_a_field_is_a_422_naming_the_field(
     strict=True,
 )
 def test_a_number_written_as_a_string_is_not_a_seq(chats: ChatApi, scene: Scene) -> None:
-    # shared/API.md: wrong types are a 4xx; "1" is a JSON string, not the integer 1.
+    # docs/api.md: wrong types are a 4xx; "1" is a JSON string, not the integer 1.
     for value in ("1", "0", " 1"):
         with case(value):
             response = chats.http.post(
@@ -182,7 +182,7 @@ def test_a_huge_message_body_is_refused_and_stores_nothing(chats: ChatApi, scene
                 response = chats.http.request(
                     method, path, json={"body": body}, headers=scene.alice.headers
                 )
-                # shared/API.md: too long is a 413 or a 422 (which names the field).
+                # docs/api.md: too long is a 413 or a 422 (which names the field).
                 if problem(response, 413, 422)["status_code"] == 422:
                     invalid(response, "body")
     assert last_seq(chats, scene) == 1

@@ -1,5 +1,5 @@
 """Generated message bodies, chat bodies and history queries: each is answered as
-shared/API.md says, never with a 500."""
+docs/api.md says, never with a 500."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def has_controls(value: str) -> bool:
 
 
 def is_message_body(value: Any) -> bool:
-    """shared/API.md "Names": 1 to max_message_chars characters, not all white space (nor
+    """docs/api.md "Names": 1 to max_message_chars characters, not all white space (nor
     only invisible format characters such as U+200B); and no control characters but tab
     and line breaks."""
     return (
@@ -113,7 +113,7 @@ HISTORY_LENGTH = 8
 
 
 def expected_seqs(params: dict[str, str]) -> list[int] | None:
-    """The page shared/API.md gives for canonical values, or None when it is a 422."""
+    """The page docs/api.md gives for canonical values, or None when it is a 422."""
     values = {name: int(value) for name, value in params.items()}
     limit = values.get("limit", 50)
     after, before = values.get("after_seq"), values.get("before_seq")

@@ -1,4 +1,4 @@
-"""Bad path segments and query values on the chat routes are a clear 4xx in shared/API.md's
+"""Bad path segments and query values on the chat routes are a clear 4xx in docs/api.md's
 error shape, never a 500 (bodies: test_bad_input.py)."""
 
 from __future__ import annotations

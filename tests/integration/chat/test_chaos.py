@@ -2,7 +2,7 @@
 
 Everything here is the test's own: a PostgreSQL cluster (initdb into a temporary
 directory), a Redis server, one auth process and two chat replicas. The shared servers on
-5432 and 6379 are never touched. shared/API.md: a message acknowledged by POST is never
+5432 and 6379 are never touched. docs/api.md: a message acknowledged by POST is never
 lost and arrives once, in `seq` order; a dependency that does not answer is a 503, never a
 500; and a service becomes ready again by itself when its dependency returns.
 """

@@ -1,4 +1,4 @@
-"""Every chat route of shared/API.md, on SQLite and on PostgreSQL: chats and members.
+"""Every chat route of docs/api.md, on SQLite and on PostgreSQL: chats and members.
 
 Messages are in test_routes_messages.py, the tenant routes in test_routes_tenants.py."""
 
@@ -70,7 +70,7 @@ def test_creating_a_group_answers_201_with_the_chat_in_the_contract_shape(
         (carol.id, carol.username, "member"),
     }
     got = chats.chat(alice, chat["id"])
-    # shared/API.md fixes no order for `members`.
+    # docs/api.md fixes no order for `members`.
     assert {**got, "members": None} == {**chat, "members": None}
     assert sorted(got["members"], key=str) == sorted(chat["members"], key=str)
 

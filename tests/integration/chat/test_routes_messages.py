@@ -1,4 +1,4 @@
-"""Every message route of shared/API.md, on SQLite and on PostgreSQL: send, history, edit,
+"""Every message route of docs/api.md, on SQLite and on PostgreSQL: send, history, edit,
 delete and the read marker."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What a tenant's spec does on the chat routes of shared/API.md (its limits), and the
+"""What a tenant's spec does on the chat routes of docs/api.md (its limits), and the
 chat server's own DELETE /internal/v1/tenants/{slug}, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations

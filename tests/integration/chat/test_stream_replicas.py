@@ -1,7 +1,7 @@
 """The stream across replicas: two `parley-chat serve` processes on one PostgreSQL and one
 Redis, one auth process, and clients that hop between replicas.
 
-shared/API.md: a message acknowledged by POST is never lost, and each chat's messages
+docs/api.md: a message acknowledged by POST is never lost, and each chat's messages
 arrive in `seq` order, on whichever replica the client is connected to.
 """
 

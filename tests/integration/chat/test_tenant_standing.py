@@ -1,5 +1,5 @@
 """Tokens belong to one incarnation of a tenant, and a suspended tenant may only read
-(shared/API.md v1 additions: "A suspended tenant refuses every write with 403")."""
+(docs/api.md v1 additions: "A suspended tenant refuses every write with 403")."""
 
 from __future__ import annotations
 

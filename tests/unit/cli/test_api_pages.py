@@ -14,7 +14,7 @@ CHAT = "3f1c1f2e-4a47-4a8e-9f43-1b1b1b1b1b1b"
 
 
 class _History:
-    """A chat of `count` messages answering shared/API.md's history query."""
+    """A chat of `count` messages answering docs/api.md's history query."""
 
     def __init__(self, count: int) -> None:
         self.seqs = list(range(1, count + 1))

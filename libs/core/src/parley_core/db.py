@@ -1,4 +1,4 @@
-"""Async engines for the two backends shared/API.md allows, and column types both agree on."""
+"""Async engines for the two backends docs/api.md allows, and column types both agree on."""
 
 from __future__ import annotations
 

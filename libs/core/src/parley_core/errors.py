@@ -1,5 +1,5 @@
 """Outcomes that become HTTP errors. Domain code raises these without knowing HTTP; the
-edge (`parley_core.web.exception_handlers`) renders them in shared/API.md's error shape.
+edge (`parley_core.web.exception_handlers`) renders them in docs/api.md's error shape.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`/healthz` (the process is alive) and `/readyz` (its dependencies answer), per shared/API.md.
+"""`/healthz` (the process is alive) and `/readyz` (its dependencies answer), per docs/api.md.
 
 Each readiness probe also sets `parley_dependency_up`, which the ParleyNotReady alert
 reads: the kubelet probes every few seconds, so the gauge stays fresh.

@@ -31,7 +31,7 @@ _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {
 
 
 # uvicorn logs each WebSocket handshake with its full path, and browsers put the access
-# token in the query of `/v1/stream` (shared/API.md): tokens never reach the log.
+# token in the query of `/v1/stream` (docs/api.md): tokens never reach the log.
 _TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&\s\"']+")
 
 

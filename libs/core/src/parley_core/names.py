@@ -1,4 +1,4 @@
-"""shared/API.md "Names", shared by every service that validates them.
+"""docs/api.md "Names", shared by every service that validates them.
 
 Python's `$` also matches before a final newline, so `(?!\\n)` keeps "alice\\n" out; the
 lookahead is valid ECMA 262 too, so OpenAPI schemas still read right.

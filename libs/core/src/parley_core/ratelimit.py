@@ -1,7 +1,7 @@
 """Fixed-window counters for limits that count events rather than requests.
 
 Why not Litestar's RateLimitMiddleware or its stores: the middleware counts every request,
-but shared/API.md limits *failed* logins (a success must not count) and per-tenant send
+but docs/api.md limits *failed* logins (a success must not count) and per-tenant send
 quotas read from tenant settings; and the Store interface has no atomic increment, so a
 burst of parallel guesses would race a get-then-set and slip past the limit. Redis INCR is
 atomic across replicas; the in-memory counter serves the single-process embedded default.

@@ -5,7 +5,7 @@ what is its own, and hands both to `service_app`, which adds the parts every ser
 shares: the probes, `/metrics`, the admin-guarded `/internal` routes, the caller's
 identity, the error shape, the request log and metrics, tracing, and closing the
 backends on shutdown. `service_cli` is its `serve` and `migrate` commands
-(shared/API.md "Running it").
+(docs/api.md "Running it").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The typed settings base that every Parley process extends (shared/API.md "Running it").
+"""The typed settings base that every Parley process extends (docs/api.md "Running it").
 
 Each process builds exactly one settings object in its composition root and passes it
 down; nothing reads the environment at import time.

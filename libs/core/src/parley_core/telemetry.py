@@ -5,7 +5,7 @@ Where it sits: each process's `serve` command calls `from_env(service)` once and
 result to its app's `create_app`, which instruments what it builds: incoming HTTP and
 WebSocket (Litestar's OpenTelemetry plugin), its SQLAlchemy engine, its Redis client and
 its httpx client. Tracing is configured only by the standard `OTEL_*` variables
-(shared/API.md "Running it"); when none asks for it, `from_env` returns None and nothing
+(docs/api.md "Running it"); when none asks for it, `from_env` returns None and nothing
 is installed: no middleware, no event hooks, no spans.
 
 Every provider, tracer and instrumentation here is per app rather than global, so one
@@ -241,7 +241,7 @@ def _span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
 
 
 def _redact_url(span: trace.Span, scope: dict[str, Any]) -> None:
-    # Browsers send the access token in the query of /v1/stream (shared/API.md).
+    # Browsers send the access token in the query of /v1/stream (docs/api.md).
     attributes = getattr(span, "attributes", None) or {}
     for key in _URL_ATTRIBUTES:
         value = attributes.get(key)

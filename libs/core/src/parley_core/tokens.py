@@ -1,7 +1,7 @@
 """Access-token verification from a JWKS, shared by every service that accepts Parley tokens.
 
 The auth service signs; everyone else verifies locally with the keys it publishes at
-`/.well-known/jwks.json` (shared/API.md "Auth API"), so no request calls auth.
+`/.well-known/jwks.json` (docs/api.md "Auth API"), so no request calls auth.
 """
 
 from __future__ import annotations

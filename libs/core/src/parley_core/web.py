@@ -45,7 +45,7 @@ class JsonRequest(Request[Any, Any, Any]):
 def error_response(
     status_code: int, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> Response[dict[str, Any]]:
-    """shared/API.md: an error is an object with at least `status_code` and `detail`."""
+    """docs/api.md: an error is an object with at least `status_code` and `detail`."""
     return Response(
         content={"status_code": status_code, "detail": detail, **extra},
         status_code=status_code,
@@ -56,7 +56,7 @@ def error_response(
 
 def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, Any]]:
     if isinstance(exc, InvalidField):
-        # The same shape as a schema violation, so clients read one format (shared/API.md).
+        # The same shape as a schema violation, so clients read one format (docs/api.md).
         error = {"field": exc.field, "source": exc.source, "message": exc.message}
         return error_response(exc.status_code, exc.detail, exc.headers, errors=[error])
     return error_response(exc.status_code, exc.detail, exc.headers)
@@ -66,7 +66,7 @@ def _validation_error(
     _: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[dict[str, Any]]:
     # Litestar raises one exception for undecodable bytes (no field) and for a body or
-    # query that decodes but breaks the schema (fields listed in `extra`). shared/API.md
+    # query that decodes but breaks the schema (fields listed in `extra`). docs/api.md
     # wants 422 and the offending field for the second; the first stays a plain 400.
     problems = exc.extra if isinstance(exc.extra, list) else []
     errors = [
@@ -173,7 +173,7 @@ def identity_provider(verifier: tokens.Verifier) -> Any:
 
 
 def admin_guard(admin_token: str | None) -> Any:
-    """Guard for `/internal/` routes (shared/API.md "Internal API"): 401 without the token."""
+    """Guard for `/internal/` routes (docs/api.md "Internal API"): 401 without the token."""
     expected = admin_token.encode() if admin_token else None
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from parley_operator import spec
 
 ADMIN_SECRET_KEYS = ("username", "password", "tenant", "url")
-# shared/API.md "Names": a password is 8 to 256 characters.
+# docs/api.md "Names": a password is 8 to 256 characters.
 PASSWORD_MIN, PASSWORD_MAX = 8, 256
 
 

@@ -1,4 +1,4 @@
-"""`parley-auth serve` and `parley-auth migrate` (shared/API.md "Running it")."""
+"""`parley-auth serve` and `parley-auth migrate` (docs/api.md "Running it")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The auth process's one settings class (shared/API.md "Running it")."""
+"""The auth process's one settings class (docs/api.md "Running it")."""
 
 from __future__ import annotations
 

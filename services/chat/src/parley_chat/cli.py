@@ -1,4 +1,4 @@
-"""`parley-chat serve` and `parley-chat migrate` (shared/API.md "Running it")."""
+"""`parley-chat serve` and `parley-chat migrate` (docs/api.md "Running it")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Why a stream socket closes: each case with the close code a client acts on, the reason
 text sent with it, and the label it counts under in parley_stream_disconnects_total.
 
-The codes are the public contract (shared/API.md "Real-time stream", docs/stream.md); a
+The codes are the public contract (docs/api.md "Real-time stream", docs/stream.md); a
 code can stand for several cases (4401 at connect and 4401 on expiry count apart), so the
 members are the cases, not the codes.
 

@@ -1,1 +1,1 @@
-"""Laptop mode (shared/API.md "Running it"): every service in one process, on SQLite."""
+"""Laptop mode (docs/api.md "Running it"): every service in one process, on SQLite."""

@@ -1,5 +1,5 @@
 """One ASGI app in front of the auth and chat apps: the path split that the Ingress does
-in Kubernetes (shared/API.md "Deployment shape"), done in-process for the embedded default.
+in Kubernetes (docs/api.md "Deployment shape"), done in-process for the embedded default.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Dispatcher:
             await self._auth(scope, receive, send)
 
     async def _purge_tenant(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # shared/API.md: this DELETE is served by both services. As the operator does with
+        # docs/api.md: this DELETE is served by both services. As the operator does with
         # two Deployments, chat purges first, and auth only after chat answered 204.
         held: list[Message] = []
 

@@ -1,4 +1,4 @@
-"""Route handlers for every auth path of shared/API.md."""
+"""Route handlers for every auth path of docs/api.md."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ class UsersController(Controller):
 
 
 class InternalController(Controller):
-    """shared/API.md "Internal API": the operator's and the services' routes."""
+    """docs/api.md "Internal API": the operator's and the services' routes."""
 
     path = "/internal/v1/tenants"
     tags = ("internal",)

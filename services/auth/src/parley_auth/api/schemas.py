@@ -1,4 +1,4 @@
-"""Request and response bodies of shared/API.md "Auth API" and "Internal API".
+"""Request and response bodies of docs/api.md "Auth API" and "Internal API".
 
 msgspec validates while it decodes, so a wrong type, a missing field or an out-of-range
 value becomes a 422 naming the field before any handler runs. Unknown fields are ignored.

@@ -18,7 +18,7 @@ from parley_core import ratelimit
 
 @dataclass(frozen=True, slots=True)
 class LoginPolicy:
-    """shared/API.md "Auth API": failed logins per account and per address, and all logins
+    """docs/api.md "Auth API": failed logins per account and per address, and all logins
     per address (each costs an argon2 verification), in windows of `window_seconds`."""
 
     failures_per_account: int
@@ -53,6 +53,6 @@ class ServiceBase:
 
 
 def may_be_stored(*texts: str) -> bool:
-    """False for text no name holds (shared/API.md "Names"): NUL, which PostgreSQL text
+    """False for text no name holds (docs/api.md "Names"): NUL, which PostgreSQL text
     refuses outright, so looking it up would be a 500 rather than a miss."""
     return not any("\x00" in text for text in texts)

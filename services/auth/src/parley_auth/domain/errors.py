@@ -1,4 +1,4 @@
-"""What the auth rules refuse, each with the status shared/API.md gives it."""
+"""What the auth rules refuse, each with the status docs/api.md gives it."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class UsernameTaken(errors.Conflict):
 
 
 class BadCredentials(errors.Unauthorized):
-    # shared/API.md: the same answer whether the user exists or not.
+    # docs/api.md: the same answer whether the user exists or not.
     detail = "invalid tenant, username or password"
 
 

@@ -2,7 +2,7 @@
 and rotates refresh tokens, and purges the dead ones.
 
 Refresh tokens look like `<tenant id hex>.<256 random bits>`: opaque to clients, but they
-let every lookup stay scoped to a tenant (shared/STYLE.md rule 3).
+let every lookup stay scoped to a tenant (docs/style.md rule 3).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Logins(ServiceBase):
     async def login(
         self, *, tenant_slug: str, username: str, password: str, client_address: str
     ) -> TokenPair:
-        """Past a limit, 429 even for the right password (shared/API.md "Auth API").
+        """Past a limit, 429 even for the right password (docs/api.md "Auth API").
 
         Each attempt first takes a slot under every limit (parley_core.ratelimit: count
         first, then decide), so however many arrive at once, no more than the limit reach
@@ -115,7 +115,7 @@ class Logins(ServiceBase):
             if claimed is None:
                 known = await queries.refresh_token(session, token_hash, tenant_id=tenant_id)
                 if known is not None and known.used_at is not None:
-                    # shared/API.md: reuse is theft; the whole login dies.
+                    # docs/api.md: reuse is theft; the whole login dies.
                     metrics.REFRESH_TOKEN_REUSE.inc()
                     await queries.revoke_family(
                         session, known.family_id, tenant_id=tenant_id, now=now

@@ -1,4 +1,4 @@
-"""Tables owned by the auth service. The chat service never reads them (shared/API.md)."""
+"""Tables owned by the auth service. The chat service never reads them (docs/api.md)."""
 
 from __future__ import annotations
 

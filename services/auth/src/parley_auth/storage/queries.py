@@ -1,5 +1,5 @@
 """Queries over the auth tables. Every function over tenant data takes `*, tenant_id`
-(shared/STYLE.md rule 3); only the tenant lookups themselves are keyed by slug.
+(docs/style.md rule 3); only the tenant lookups themselves are keyed by slug.
 
 Functions run inside the caller's transaction and never commit.
 """

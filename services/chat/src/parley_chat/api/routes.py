@@ -1,4 +1,4 @@
-"""Route handlers for every chat path of shared/API.md, and chat's side of the Internal API."""
+"""Route handlers for every chat path of docs/api.md, and chat's side of the Internal API."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _in_range(name: str, value: str | None, low: int, high: int) -> int | None:
 
 
 def _created(created: bool) -> int:
-    # shared/API.md: a repeat (same direct pair, same client_msg_id) is 200, not 201.
+    # docs/api.md: a repeat (same direct pair, same client_msg_id) is 200, not 201.
     return HTTP_201_CREATED if created else HTTP_200_OK
 
 
@@ -165,7 +165,7 @@ class ChatsController(Controller):
 
 
 class InternalController(Controller):
-    """shared/API.md "Internal API": chat's side of a tenant purge."""
+    """docs/api.md "Internal API": chat's side of a tenant purge."""
 
     path = "/internal/v1/tenants"
     tags = ("internal",)

@@ -1,4 +1,4 @@
-"""Request and response bodies of shared/API.md "Chat API".
+"""Request and response bodies of docs/api.md "Chat API".
 
 msgspec validates while it decodes: wrong types, missing fields and out-of-range values are
 a 422 naming the field before any handler runs. Rules that depend on the tenant (a

@@ -14,7 +14,7 @@ once the cache is warm:
   refuse every token while chat runs ahead of auth), but only when it was issued after
   the tenant's current incarnation was created: a token older than the tenant cannot be
   one of its own.
-- shared/API.md v1 additions: a suspended tenant refuses every write with 403 and closes
+- docs/api.md v1 additions: a suspended tenant refuses every write with 403 and closes
   its users' streams with 4403.
 """
 

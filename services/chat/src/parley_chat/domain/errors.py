@@ -1,4 +1,4 @@
-"""What the chat rules refuse, each with the status shared/API.md gives it."""
+"""What the chat rules refuse, each with the status docs/api.md gives it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from parley_core import errors
 
 
 class ChatNotFound(errors.NotFound):
-    # shared/API.md: a non-member gets 404 whether or not the chat exists.
+    # docs/api.md: a non-member gets 404 whether or not the chat exists.
     detail = "chat not found"
 
 

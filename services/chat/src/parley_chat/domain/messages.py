@@ -24,7 +24,7 @@ from parley_core.errors import InvalidField
 from parley_core.metrics import RATE_LIMITED
 
 SEND_WINDOW_SECONDS = 60
-"""shared/API.md: `messages_per_minute` is counted per user over a minute."""
+"""docs/api.md: `messages_per_minute` is counted per user over a minute."""
 
 
 class Messages(ServiceBase):
@@ -179,7 +179,7 @@ class Messages(ServiceBase):
 
 
 def _check_body(body: str, max_chars: int) -> None:
-    """shared/API.md "Names": 1 to max_message_chars characters, not all white space."""
+    """docs/api.md "Names": 1 to max_message_chars characters, not all white space."""
     if problem := names.text_problem(body, multiline=True):
         raise InvalidField("body", problem)
     if len(body) > max_chars:

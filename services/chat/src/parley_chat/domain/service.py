@@ -38,7 +38,7 @@ class ChatService(Chats, Members, Messages):
     # -- tenants -------------------------------------------------------------------------
 
     async def purge_tenant(self, tenant: str) -> None:
-        """shared/API.md: every chat, member and message of the tenant goes; idempotent."""
+        """docs/api.md: every chat, member and message of the tenant goes; idempotent."""
         async with self.sessions() as session, session.begin():
             await queries.purge_tenant(session, tenant=tenant)
         logger.info("tenant purged", extra={"tenant": tenant})

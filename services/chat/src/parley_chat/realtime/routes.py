@@ -1,4 +1,4 @@
-"""`GET /v1/stream` (shared/API.md "Real-time stream"): authenticate (a token, or a ticket
+"""`GET /v1/stream` (docs/api.md "Real-time stream"): authenticate (a token, or a ticket
 from `POST /v1/stream/ticket`), check the tenant's standing, then hand the socket to a
 `Connection`. Open connections are the gauge parley_stream_connections; each end is
 counted in parley_stream_disconnects_total by reason."""

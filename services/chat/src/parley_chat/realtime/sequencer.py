@@ -1,6 +1,6 @@
 """The stream's sequencing rules, without I/O: what one connection writes, drops and reads
 back from the log, per chat, so that the client sees each `seq` once and in order
-(shared/API.md "Real-time stream"; docs/stream.md "No gap, no duplicate").
+(docs/api.md "Real-time stream"; docs/stream.md "No gap, no duplicate").
 
 `Connection` (realtime/connection.py) feeds it every event in the order it takes them,
 live ones from the broker, pages read from the log, the client's resume and the
@@ -154,7 +154,7 @@ class Sequencer:
 
     def resume(self, cursors: dict[uuid.UUID, int]) -> list[Fill]:
         """The client's resume: every message after each cursor, in `seq` order, then live
-        ones (shared/API.md). Cursors of chats it is not in say nothing, not even that
+        ones (docs/api.md). Cursors of chats it is not in say nothing, not even that
         the chat exists."""
         fills = []
         for chat_id, cursor in cursors.items():

@@ -1,4 +1,4 @@
-"""Stream tickets (shared/API.md v1 additions): `POST /v1/stream/ticket` trades an access
+"""Stream tickets (docs/api.md v1 additions): `POST /v1/stream/ticket` trades an access
 token for a single-use ticket that `GET /v1/stream?ticket=...` accepts instead.
 
 A browser cannot set headers on a WebSocket, and an access token in a URL ends up in

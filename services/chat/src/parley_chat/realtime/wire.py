@@ -1,4 +1,4 @@
-"""What travels on the broker and on the socket (shared/API.md "Real-time stream").
+"""What travels on the broker and on the socket (docs/api.md "Real-time stream").
 
 A broker payload is an envelope: one line of routing header (JSON), a newline, then the
 frame exactly as clients receive it. Every connection on every replica forwards the same

@@ -21,7 +21,7 @@ CHAT_TABLES = frozenset({"chats", "chat_members", "messages"})
 class Chat(SQLModel, table=True):
     __tablename__ = "chats"
     __table_args__ = (
-        # One direct chat per pair of users in a tenant (shared/API.md: a repeat gets it).
+        # One direct chat per pair of users in a tenant (docs/api.md: a repeat gets it).
         sa.UniqueConstraint("tenant", "direct_key", name="uq_chats_tenant_direct_key"),
     )
 
@@ -53,7 +53,7 @@ class Member(SQLModel, table=True):
 class Message(SQLModel, table=True):
     __tablename__ = "messages"
     __table_args__ = (
-        # shared/API.md: the same client_msg_id from the same sender is the same message.
+        # docs/api.md: the same client_msg_id from the same sender is the same message.
         sa.UniqueConstraint(
             "chat_id", "sender_id", "client_msg_id", name="uq_messages_idempotency"
         ),

@@ -140,7 +140,7 @@ async def allocate_seq(
 ) -> int | None:
     """The chat's next `seq`, or None when the sender is not a member.
 
-    shared/API.md: seq has no gaps. The counter row stays locked until the transaction
+    docs/api.md: seq has no gaps. The counter row stays locked until the transaction
     ends, so appends to one chat are serialised and a rolled-back append returns its number.
     """
     is_member = (
