@@ -8,7 +8,7 @@ import-time global registry. The decisions live in `handlers` and `reconcile`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import kopf
@@ -66,44 +66,34 @@ def build_registry(settings: OperatorSettings, *, json_logs: bool = False) -> ko
     ) -> dict[tuple[str, str], metrics.TenantState]:
         return {(namespace or "", name): metrics.tenant_state(status)}
 
-    @kopf.on.resume(*TENANTS, id="apply", registry=registry)
-    @kopf.on.create(*TENANTS, id="apply", registry=registry)
-    @kopf.on.update(*TENANTS, id="apply", registry=registry)
-    async def apply_tenant(
-        *,
-        body: kopf.Body,
-        patch: kopf.Patch,
-        retry: int,
-        logger: kopf.Logger,
-        tenant_claims: kopf.Index[str, Claim] | None = None,  # kopf passes indices by name
-        **_: Any,
-    ) -> None:
-        claims = _claims(body, tenant_claims)
-        async with observed.observe("apply", patch):
-            await tenants.apply(context, tenants.Event(body, patch, retry, logger, claims))
-
-    @kopf.on.delete(*TENANTS, id="retire", registry=registry)
-    async def retire_tenant(
-        *,
-        body: kopf.Body,
-        patch: kopf.Patch,
-        retry: int,
-        logger: kopf.Logger,
-        tenant_claims: kopf.Index[str, Claim] | None = None,  # kopf passes indices by name
-        **_: Any,
-    ) -> None:
-        claims = _claims(body, tenant_claims)
-        async with observed.observe("retire", patch):
-            await tenants.retire(context, tenants.Event(body, patch, retry, logger, claims))
-
-    @kopf.timer(
+    # One Tenant handler per reconcile step; create, update and resume share "apply".
+    apply_tenant = _tenant_handler(context, observed, "apply", tenants.apply)
+    kopf.on.resume(*TENANTS, id="apply", registry=registry)(apply_tenant)
+    kopf.on.create(*TENANTS, id="apply", registry=registry)(apply_tenant)
+    kopf.on.update(*TENANTS, id="apply", registry=registry)(apply_tenant)
+    kopf.on.delete(*TENANTS, id="retire", registry=registry)(
+        _tenant_handler(context, observed, "retire", tenants.retire)
+    )
+    kopf.timer(
         *TENANTS,
         id="refresh",
         registry=registry,
         interval=settings.refresh_interval_seconds,
         initial_delay=settings.refresh_interval_seconds,
-    )
-    async def refresh_tenant(
+    )(_tenant_handler(context, observed, "refresh", tenants.refresh))
+    return registry
+
+
+def _tenant_handler(
+    context: tenants.Context,
+    observed: metrics.Metrics,
+    name: str,
+    step: Callable[[tenants.Context, tenants.Event], Awaitable[None]],
+) -> Callable[..., Awaitable[None]]:
+    """A kopf handler that hands `step` the Tenant's event and the claims on its name,
+    timed and counted under `name`."""
+
+    async def handler(
         *,
         body: kopf.Body,
         patch: kopf.Patch,
@@ -113,10 +103,10 @@ def build_registry(settings: OperatorSettings, *, json_logs: bool = False) -> ko
         **_: Any,
     ) -> None:
         claims = _claims(body, tenant_claims)
-        async with observed.observe("refresh", patch):
-            await tenants.refresh(context, tenants.Event(body, patch, retry, logger, claims))
+        async with observed.observe(name, patch):
+            await step(context, tenants.Event(body, patch, retry, logger, claims))
 
-    return registry
+    return handler
 
 
 def _claims(body: kopf.Body, index: kopf.Index[str, Claim] | None) -> Iterable[Claim]:
