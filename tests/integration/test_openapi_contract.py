@@ -1,4 +1,4 @@
-"""Both services' served OpenAPI documents describe every route of shared/API.md with the
+"""Both services' served OpenAPI documents describe every route of docs/api.md with the
 status codes the contract gives it, each error with the contract's error body.
 
 Beyond the codes API.md's tables name: 401 on every authenticated and `/internal` route,

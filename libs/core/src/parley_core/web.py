@@ -57,7 +57,7 @@ class _Error(TypedDict):
 
 
 class ErrorBody(_Error, total=False):
-    """shared/API.md's error shape, as `error_response` writes it. (`total=False` rather
+    """docs/api.md's error shape, as `error_response` writes it. (`total=False` rather
     than `NotRequired`, which postponed annotations hide from TypedDict on Python 3.11.)"""
 
     errors: list[FieldError]
@@ -77,7 +77,7 @@ _ERROR_DESCRIPTIONS = {
 
 
 def errors(*status_codes: int) -> dict[int, ResponseSpec]:
-    """A route's `responses=` for the error codes it answers with (shared/API.md), so the
+    """A route's `responses=` for the error codes it answers with (docs/api.md), so the
     OpenAPI document lists them with their body: `@get("/", responses=web.errors(401, 404))`."""
     return {
         code: ResponseSpec(
@@ -90,7 +90,7 @@ def errors(*status_codes: int) -> dict[int, ResponseSpec]:
 
 
 def also(body: type[Any], description: str) -> ResponseSpec:
-    """A second success a route answers with besides its `status_code` (shared/API.md: a
+    """A second success a route answers with besides its `status_code` (docs/api.md: a
     PUT's 201 or 200, a repeated create's 200), for its `responses=`."""
     return ResponseSpec(data_container=body, description=description, generate_examples=False)
 
