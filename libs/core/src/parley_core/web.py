@@ -6,13 +6,14 @@ import hmac
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from litestar import MediaType, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy import exc as sa_exc
@@ -40,6 +41,58 @@ class JsonRequest(Request[Any, Any, Any]):
             raise SerializationException("JSON is malformed: invalid UTF-8") from None
         except RecursionError:
             raise SerializationException("JSON is malformed: nested too deeply") from None
+
+
+class FieldError(TypedDict):
+    """One offending value of a 422: where it was (`body`, `query`, `path`) and what is wrong."""
+
+    field: str | None
+    source: str | None
+    message: str
+
+
+class _Error(TypedDict):
+    status_code: int
+    detail: str
+
+
+class ErrorBody(_Error, total=False):
+    """docs/api.md's error shape, as `error_response` writes it. (`total=False` rather
+    than `NotRequired`, which postponed annotations hide from TypedDict on Python 3.11.)"""
+
+    errors: list[FieldError]
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "The body is not JSON, or a parameter is malformed.",
+    401: "Missing, invalid or expired credentials.",
+    403: "Not allowed (for a write: the tenant is suspended).",
+    404: "Not found, or not visible to the caller.",
+    409: "Conflicts with the current state.",
+    413: "The request body is too large.",
+    422: "A value breaks the contract's rules; `errors` names it.",
+    429: "Too many requests; retry after `Retry-After` seconds.",
+    503: "A dependency (database, Redis or auth) did not answer; retry after `Retry-After`.",
+}
+
+
+def errors(*status_codes: int) -> dict[int, ResponseSpec]:
+    """A route's `responses=` for the error codes it answers with (docs/api.md), so the
+    OpenAPI document lists them with their body: `@get("/", responses=web.errors(401, 404))`."""
+    return {
+        code: ResponseSpec(
+            data_container=ErrorBody,
+            description=_ERROR_DESCRIPTIONS[code],
+            generate_examples=False,
+        )
+        for code in status_codes
+    }
+
+
+def also(body: type[Any], description: str) -> ResponseSpec:
+    """A second success a route answers with besides its `status_code` (docs/api.md: a
+    PUT's 201 or 200, a repeated create's 200), for its `responses=`."""
+    return ResponseSpec(data_container=body, description=description, generate_examples=False)
 
 
 def error_response(

@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from parley_auth.api import schemas
 from parley_auth.domain.service import AuthService
-from parley_core import names
+from parley_core import names, web
 from parley_core.tokens import AccessClaims
 
 SlugPath = Annotated[str, PathParameter(pattern=names.SLUG_PATTERN)]
@@ -22,7 +22,11 @@ class AuthController(Controller):
     path = "/v1/auth"
     tags = ("auth",)
 
-    @post("/register", status_code=HTTP_201_CREATED)
+    @post(
+        "/register",
+        status_code=HTTP_201_CREATED,
+        responses=web.errors(400, 403, 404, 409, 413, 422, 429, 503),
+    )
     async def register(
         self,
         data: JSONBody[schemas.RegisterBody],
@@ -38,7 +42,9 @@ class AuthController(Controller):
         )
         return schemas.UserOut.of(user)
 
-    @post("/login", status_code=HTTP_200_OK)
+    @post(
+        "/login", status_code=HTTP_200_OK, responses=web.errors(400, 401, 403, 413, 422, 429, 503)
+    )
     async def login(
         self,
         data: JSONBody[schemas.LoginBody],
@@ -53,19 +59,19 @@ class AuthController(Controller):
         )
         return schemas.TokenPairOut.of(pair)
 
-    @post("/refresh", status_code=HTTP_200_OK)
+    @post("/refresh", status_code=HTTP_200_OK, responses=web.errors(400, 401, 403, 413, 422, 503))
     async def refresh(
         self, data: JSONBody[schemas.RefreshBody], auth: NamedDependency[AuthService]
     ) -> schemas.TokenPairOut:
         return schemas.TokenPairOut.of(await auth.refresh(data.refresh_token))
 
-    @post("/logout", status_code=HTTP_204_NO_CONTENT)
+    @post("/logout", status_code=HTTP_204_NO_CONTENT, responses=web.errors(400, 401, 413, 422, 503))
     async def logout(
         self, data: JSONBody[schemas.RefreshBody], auth: NamedDependency[AuthService]
     ) -> None:
         await auth.logout(data.refresh_token)
 
-    @get("/me")
+    @get("/me", responses=web.errors(401, 503))
     async def me(
         self, claims: NamedDependency[AccessClaims], auth: NamedDependency[AuthService]
     ) -> schemas.UserOut:
@@ -76,7 +82,7 @@ class UsersController(Controller):
     path = "/v1/users"
     tags = ("users",)
 
-    @get("/")
+    @get("/", responses=web.errors(400, 401, 422, 503))
     async def directory(
         self,
         claims: NamedDependency[AccessClaims],
@@ -96,24 +102,32 @@ class InternalController(Controller):
     path = "/internal/v1/tenants"
     tags = ("internal",)
 
-    @put("/{slug:str}")
+    @put(
+        "/{slug:str}",
+        responses={
+            201: web.also(schemas.TenantOut, "Created"),
+            **web.errors(400, 401, 413, 422, 503),
+        },
+    )
     async def put_tenant(
         self, slug: SlugPath, data: JSONBody[schemas.TenantBody], auth: NamedDependency[AuthService]
     ) -> Response[schemas.TenantOut]:
         state, created = await auth.put_tenant(slug, data.spec(slug))
         return Response(schemas.TenantOut.of(state), status_code=201 if created else 200)
 
-    @get("/{slug:str}")
+    @get("/{slug:str}", responses=web.errors(400, 401, 404, 422, 503))
     async def get_tenant(
         self, slug: SlugPath, auth: NamedDependency[AuthService]
     ) -> schemas.TenantOut:
         return schemas.TenantOut.of(await auth.get_tenant(slug))
 
-    @delete("/{slug:str}", status_code=HTTP_204_NO_CONTENT)
+    @delete(
+        "/{slug:str}", status_code=HTTP_204_NO_CONTENT, responses=web.errors(400, 401, 422, 503)
+    )
     async def delete_tenant(self, slug: SlugPath, auth: NamedDependency[AuthService]) -> None:
         await auth.delete_tenant(slug)
 
-    @get("/{slug:str}/users")
+    @get("/{slug:str}/users", responses=web.errors(400, 401, 404, 422, 503))
     async def find_users(
         self,
         slug: SlugPath,
@@ -124,7 +138,13 @@ class InternalController(Controller):
         users = await auth.find_users(tenant_slug=slug, usernames=username)
         return schemas.UsersOut([schemas.UserOut.of(user) for user in users])
 
-    @put("/{slug:str}/users/{username:str}")
+    @put(
+        "/{slug:str}/users/{username:str}",
+        responses={
+            201: web.also(schemas.UserOut, "Created"),
+            **web.errors(400, 401, 404, 413, 422, 503),
+        },
+    )
     async def put_user(
         self,
         slug: SlugPath,

@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from parley_chat.api import schemas
 from parley_chat.domain.service import Caller, ChatService
-from parley_core import names
+from parley_core import names, web
 from parley_core.errors import InvalidField
 
 SlugPath = Annotated[str, PathParameter(pattern=names.SLUG_PATTERN)]
@@ -44,7 +44,13 @@ class ChatsController(Controller):
     path = "/v1/chats"
     tags = ("chats",)
 
-    @post("/")
+    @post(
+        "/",
+        responses={
+            200: web.also(schemas.ChatOut, "The direct chat that already existed"),
+            **web.errors(400, 401, 403, 404, 413, 422, 429, 503),
+        },
+    )
     async def create_chat(
         self,
         data: JSONBody[schemas.CreateChatBody],
@@ -56,7 +62,7 @@ class ChatsController(Controller):
         )
         return Response(schemas.ChatOut.of(view), status_code=_created(created))
 
-    @get("/")
+    @get("/", responses=web.errors(400, 401, 422, 503))
     async def list_chats(
         self,
         caller: NamedDependency[Caller],
@@ -69,7 +75,7 @@ class ChatsController(Controller):
         )
         return schemas.ChatsOut([schemas.ChatOut.of(view) for view in page.chats], page.next_cursor)
 
-    @get("/{chat_id:uuid}")
+    @get("/{chat_id:uuid}", responses=web.errors(400, 401, 404, 422, 503))
     async def get_chat(
         self,
         chat_id: ChatIdPath,
@@ -78,7 +84,11 @@ class ChatsController(Controller):
     ) -> schemas.ChatOut:
         return schemas.ChatOut.of(await chats.get_chat(caller, chat_id))
 
-    @post("/{chat_id:uuid}/members", status_code=HTTP_201_CREATED)
+    @post(
+        "/{chat_id:uuid}/members",
+        status_code=HTTP_201_CREATED,
+        responses=web.errors(400, 401, 403, 404, 409, 413, 422, 429, 503),
+    )
     async def add_member(
         self,
         chat_id: ChatIdPath,
@@ -88,7 +98,11 @@ class ChatsController(Controller):
     ) -> schemas.MemberOut:
         return schemas.MemberOut.of(await chats.add_member(caller, chat_id, data.username))
 
-    @delete("/{chat_id:uuid}/members/{username:str}", status_code=HTTP_204_NO_CONTENT)
+    @delete(
+        "/{chat_id:uuid}/members/{username:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=web.errors(400, 401, 403, 404, 422, 503),
+    )
     async def remove_member(
         self,
         chat_id: ChatIdPath,
@@ -98,7 +112,13 @@ class ChatsController(Controller):
     ) -> None:
         await chats.remove_member(caller, chat_id, username.lower())
 
-    @post("/{chat_id:uuid}/messages")
+    @post(
+        "/{chat_id:uuid}/messages",
+        responses={
+            200: web.also(schemas.MessageOut, "The message a repeated `client_msg_id` stored"),
+            **web.errors(400, 401, 403, 404, 413, 422, 429, 503),
+        },
+    )
     async def send(
         self,
         chat_id: ChatIdPath,
@@ -111,7 +131,7 @@ class ChatsController(Controller):
         )
         return Response(schemas.MessageOut.of(message), status_code=_created(created))
 
-    @get("/{chat_id:uuid}/messages")
+    @get("/{chat_id:uuid}/messages", responses=web.errors(400, 401, 404, 422, 503))
     async def history(
         self,
         chat_id: ChatIdPath,
@@ -132,7 +152,10 @@ class ChatsController(Controller):
             [schemas.MessageOut.of(message) for message in page.messages], page.has_more
         )
 
-    @patch("/{chat_id:uuid}/messages/{seq:int}")
+    @patch(
+        "/{chat_id:uuid}/messages/{seq:int}",
+        responses=web.errors(400, 401, 403, 404, 413, 422, 429, 503),
+    )
     async def edit(
         self,
         chat_id: ChatIdPath,
@@ -143,7 +166,11 @@ class ChatsController(Controller):
     ) -> schemas.MessageOut:
         return schemas.MessageOut.of(await chats.edit(caller, chat_id, seq, body=data.body))
 
-    @delete("/{chat_id:uuid}/messages/{seq:int}", status_code=HTTP_204_NO_CONTENT)
+    @delete(
+        "/{chat_id:uuid}/messages/{seq:int}",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=web.errors(400, 401, 403, 404, 422, 429, 503),
+    )
     async def delete_message(
         self,
         chat_id: ChatIdPath,
@@ -153,7 +180,11 @@ class ChatsController(Controller):
     ) -> None:
         await chats.delete_message(caller, chat_id, seq)
 
-    @post("/{chat_id:uuid}/read", status_code=HTTP_204_NO_CONTENT)
+    @post(
+        "/{chat_id:uuid}/read",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=web.errors(400, 401, 403, 404, 413, 422, 429, 503),
+    )
     async def mark_read(
         self,
         chat_id: ChatIdPath,
@@ -170,6 +201,8 @@ class InternalController(Controller):
     path = "/internal/v1/tenants"
     tags = ("internal",)
 
-    @delete("/{slug:str}", status_code=HTTP_204_NO_CONTENT)
+    @delete(
+        "/{slug:str}", status_code=HTTP_204_NO_CONTENT, responses=web.errors(400, 401, 422, 503)
+    )
     async def purge_tenant(self, slug: SlugPath, chats: NamedDependency[ChatService]) -> None:
         await chats.purge_tenant(slug)

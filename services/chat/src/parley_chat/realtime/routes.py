@@ -24,7 +24,7 @@ from parley_chat.domain.service import Caller
 from parley_chat.realtime import connection as stream_connection
 from parley_chat.realtime import tickets as stream_tickets
 from parley_core import logging as parley_logging
-from parley_core import tokens
+from parley_core import tokens, web
 from parley_core.errors import DependencyUnavailable
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,12 @@ class TicketOut:
     expires_in: int
 
 
-@post("/v1/stream/ticket", status_code=HTTP_201_CREATED, tags=["stream"])
+@post(
+    "/v1/stream/ticket",
+    status_code=HTTP_201_CREATED,
+    tags=["stream"],
+    responses=web.errors(401, 403, 503),
+)
 async def issue_ticket(
     claims: NamedDependency[tokens.AccessClaims],
     caller: NamedDependency[Caller],  # refuses a deleted or suspended tenant
