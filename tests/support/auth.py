@@ -16,6 +16,12 @@ from support import services
 
 ADMIN_TOKEN = "test-admin-token-" + uuid.uuid4().hex
 PASSWORD = "correct horse battery staple"
+CHEAP_ARGON2_ENV = {
+    "PARLEY_ARGON2_TIME_COST": "1",
+    "PARLEY_ARGON2_MEMORY_KIB": "64",
+    "PARLEY_ARGON2_PARALLELISM": "1",
+}
+"""argon2 at its cheapest, for auth processes a test starts: suites stay fast."""
 AUTH_TABLES = ("refresh_tokens", "refresh_families", "users", "tenants")
 
 

@@ -22,12 +22,11 @@ import httpx
 import pytest
 
 from parley_cli import app as parley
+from support import auth
 from support.processes import Started, free_port, stop_process
 
 FAST_HASHING = {
-    "PARLEY_ARGON2_TIME_COST": "1",
-    "PARLEY_ARGON2_MEMORY_KIB": "64",
-    "PARLEY_ARGON2_PARALLELISM": "1",
+    **auth.CHEAP_ARGON2_ENV,
 }
 SHARED_ADDRESS = {
     # Every test's client is 127.0.0.1: the failed logins of all the tests on a module's

@@ -34,9 +34,7 @@ def auth_process(tmp_path: Path) -> ServiceProcess:
         "PARLEY_DATABASE_URL": auth.migrated(f"sqlite+aiosqlite:///{tmp_path}/auth.db"),
         "PARLEY_DATA_DIR": str(tmp_path / "auth"),
         "PARLEY_ADMIN_TOKEN": auth.ADMIN_TOKEN,
-        "PARLEY_ARGON2_TIME_COST": "1",
-        "PARLEY_ARGON2_MEMORY_KIB": "64",
-        "PARLEY_ARGON2_PARALLELISM": "1",
+        **auth.CHEAP_ARGON2_ENV,
     }
     return ServiceProcess("parley_auth", env, log_dir=tmp_path)
 

@@ -33,9 +33,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         auth_env = {
             **common,
             "PARLEY_DATA_DIR": str(tmp_path_factory.mktemp("auth")),
-            "PARLEY_ARGON2_TIME_COST": "1",
-            "PARLEY_ARGON2_MEMORY_KIB": "64",
-            "PARLEY_ARGON2_PARALLELISM": "1",
+            **auth.CHEAP_ARGON2_ENV,
         }
         with ServiceProcess("parley_auth", auth_env, log_dir=logs) as auth_process:
             chat_env = {

@@ -42,9 +42,7 @@ def _auth_env(url: str, data_dir: Path) -> dict[str, str]:
         "PARLEY_DATABASE_URL": url,
         "PARLEY_ADMIN_TOKEN": auth.ADMIN_TOKEN,
         "PARLEY_DATA_DIR": str(data_dir),
-        "PARLEY_ARGON2_TIME_COST": "1",
-        "PARLEY_ARGON2_MEMORY_KIB": "64",
-        "PARLEY_ARGON2_PARALLELISM": "1",
+        **auth.CHEAP_ARGON2_ENV,
     }
 
 
