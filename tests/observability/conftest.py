@@ -30,7 +30,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     auth_env = {
         **common,
         "PARLEY_DATA_DIR": str(work / "auth"),
-        **auth.CHEAP_ARGON2_ENV,
+        **auth.PROCESS_ENV,
         "PARLEY_LOGIN_FAILURES_PER_ACCOUNT": "3",
         # Every test client is 127.0.0.1, and the counters live in the shared test Redis.
         "PARLEY_LOGIN_FAILURES_PER_ADDRESS": "100000",

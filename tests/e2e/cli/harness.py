@@ -26,7 +26,7 @@ from support import auth
 from support.processes import Started, free_port, stop_process
 
 FAST_HASHING = {
-    **auth.CHEAP_ARGON2_ENV,
+    **auth.PROCESS_ENV,
 }
 SHARED_ADDRESS = {
     # Every test's client is 127.0.0.1: the failed logins of all the tests on a module's

@@ -358,7 +358,7 @@ def test_two_auth_processes_on_postgres_and_redis_let_at_most_the_limit_reach_ar
         # Both processes count together, apart from every other test and run.
         "PARLEY_REDIS_PREFIX": services.redis_prefix(),
         "PARLEY_ADMIN_TOKEN": auth.ADMIN_TOKEN,
-        **auth.CHEAP_ARGON2_ENV,
+        **auth.PROCESS_ENV,
         "PARLEY_LOGIN_FAILURES_PER_ACCOUNT": str(PER_ACCOUNT),
         "PARLEY_LOGIN_FAILURES_PER_ADDRESS": str(PER_ADDRESS),
         "PARLEY_LOGIN_FAILURE_WINDOW_SECONDS": str(BURST_WINDOW_SECONDS),

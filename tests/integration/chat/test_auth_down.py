@@ -34,7 +34,7 @@ def auth_process(tmp_path: Path) -> ServiceProcess:
         "PARLEY_DATABASE_URL": auth.migrated(f"sqlite+aiosqlite:///{tmp_path}/auth.db"),
         "PARLEY_DATA_DIR": str(tmp_path / "auth"),
         "PARLEY_ADMIN_TOKEN": auth.ADMIN_TOKEN,
-        **auth.CHEAP_ARGON2_ENV,
+        **auth.PROCESS_ENV,
     }
     return ServiceProcess("parley_auth", env, log_dir=tmp_path)
 

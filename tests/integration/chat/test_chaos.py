@@ -58,7 +58,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         auth_env = {
             **common,
             "PARLEY_DATA_DIR": str(work / "auth"),
-            **auth.CHEAP_ARGON2_ENV,
+            **auth.PROCESS_ENV,
         }
         with ServiceProcess("parley_auth", auth_env, log_dir=work) as auth_process:
             chat_env = {**common, "PARLEY_AUTH_URL": auth_process.url, "PARLEY_LOG_LEVEL": "INFO"}
