@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis import Redis
 from websockets.exceptions import ConnectionClosed
 
 from support import auth, chat, services
@@ -42,7 +43,7 @@ def _auth_env(url: str, data_dir: Path) -> dict[str, str]:
         "PARLEY_DATABASE_URL": url,
         "PARLEY_ADMIN_TOKEN": auth.ADMIN_TOKEN,
         "PARLEY_DATA_DIR": str(data_dir),
-        **auth.CHEAP_ARGON2_ENV,
+        **auth.PROCESS_ENV,
     }
 
 
@@ -235,6 +236,33 @@ def test_messages_whose_publish_failed_are_stored_and_delivered_by_resume(
                     if any(f.get("message", {}).get("seq") == seq for f in frames):
                         break
                     assert time.monotonic() < deadline, "live delivery did not come back"
+
+
+def test_a_chats_last_message_whose_publish_was_lost_still_arrives_live(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # No later message will reveal the gap, and the re-check is an hour away: only the
+    # publisher's redelivery can bring the message in.
+    with RedisProcess(tmp_path) as broker:
+        env = _chat_env(stack.database_url, stack.auth.url, broker.url)
+        quiet = {**env, "PARLEY_STREAM_RECHECK_SECONDS": "3600"}
+        with (
+            ServiceProcess("parley_chat", env, log_dir=stack.logs) as publisher,
+            ServiceProcess("parley_chat", quiet, log_dir=stack.logs) as listener,
+        ):
+            alice, bob = stack.api.users(2)
+            chat_id = stack.api.group(alice, bob)["id"]
+            with StreamClient(listener.url, token_of(bob)) as stream:
+                stream.send({"type": "resume", "cursors": {chat_id: 0}})
+                assert _post(publisher.url, alice, chat_id, "before") == 1
+                assert [f["message"]["seq"] for f in stream.messages(1)] == [1]
+
+                # Writes (and so PUBLISH) wait; the listener's subscription stays up.
+                with Redis.from_url(broker.url) as admin:
+                    admin.execute_command("CLIENT", "PAUSE", "4000", "WRITE")
+                assert _post(publisher.url, alice, chat_id, "lost") == 2
+                got = stream.messages(1, timeout=30)
+                assert [(f["message"]["seq"], f["message"]["body"]) for f in got] == [(2, "lost")]
 
 
 def test_a_hung_broker_costs_one_timeout_not_one_per_event(stack: Stack) -> None:

@@ -96,6 +96,11 @@ BROKER_PUBLISHES = Counter(
     "failed publish loses nothing: clients read the log (gap fill, resume).",
     ["outcome"],
 )
+BROKER_REDELIVERIES = Counter(
+    "parley_broker_redeliveries_total",
+    "Message events published again once the broker answered, after their first publish "
+    "failed (a chat's last lost message would otherwise wait for the next one's gap fill).",
+)
 
 BROKER_SUBSCRIPTION_UP = Gauge(
     "parley_broker_subscription_up",

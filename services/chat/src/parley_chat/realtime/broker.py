@@ -10,7 +10,9 @@ in-memory backend (the embedded default). Two things are added here, each with i
   more when other replicas' publishers have stopped skipping the broker.
 - Publishing awaits the broker with a short timeout and never fails the request: the
   message is already committed, and the stream's gap fill and `resume` read it back from
-  the log.
+  the log. A gap fill needs a later message to notice the gap, though, so the last lost
+  message event of each chat is published again once the broker answers; a connection
+  that already has it drops it, and one that missed more fills the gap from the log.
 
 `ResilientChannels` overrides Litestar's private `_sub_worker` and reads its `_backend`
 and `_channels`, rather than owning a subscription loop on redis-py: the plugin's
@@ -49,6 +51,7 @@ _RETRY_MIN_SECONDS = 0.1
 _RETRY_MAX_SECONDS = 5.0
 _SKIP_AFTER_FAILURE_SECONDS = 2.0
 _RESYNC_AGAIN_AFTER_SECONDS = _SKIP_AFTER_FAILURE_SECONDS + 2.0
+_UNSENT_CHATS_KEPT = 10_000
 
 
 class ResilientChannels(ChannelsPlugin):
@@ -130,6 +133,10 @@ class ChannelsPublisher:
         )
         self.failures = 0
         self._down_until = 0.0
+        self._unsent: dict[str, tuple[bytes, list[str]]] = {}
+        """Message events that did not reach the broker and no later one superseded, to
+        publish again: per chat its last `message`, per message its last edit."""
+        self._redelivery: asyncio.Task[None] | None = None
 
     async def publish(self, event: events.ChatEvent) -> None:
         if self._tracer is None:
@@ -160,6 +167,13 @@ class ChannelsPublisher:
             )
             frame = wire.message_frame(event.kind, message)
             targets = [wire.chat_channel(message.chat_id)]
+            payload = wire.envelope(header, frame)
+            sent = await self.send(payload, targets)
+            # A lost `message` is superseded by the chat's next one (its gap pulls the
+            # lost one in from the log); a lost edit only by a later edit of that message.
+            key = targets[0] if event.kind == "message" else f"{targets[0]}:{message.seq}"
+            self._track(key, payload, targets, sent=sent)
+            return sent
         else:
             member = event.member
             header = wire.Header(
@@ -174,6 +188,28 @@ class ChannelsPublisher:
             # longer) subscribed to the chat's.
             targets = [wire.chat_channel(event.chat_id), wire.user_channel(member.user_id)]
         return await self.send(wire.envelope(header, frame), targets)
+
+    def _track(self, key: str, payload: bytes, targets: list[str], *, sent: bool) -> None:
+        self._unsent.pop(key, None)
+        if sent:
+            return
+        self._unsent[key] = (payload, targets)
+        if len(self._unsent) > _UNSENT_CHATS_KEPT:
+            # The oldest goes; a connection's periodic re-check still catches the chat up.
+            del self._unsent[next(iter(self._unsent))]
+        if self._redelivery is None or self._redelivery.done():
+            self._redelivery = asyncio.get_running_loop().create_task(self._redeliver())
+
+    async def _redeliver(self) -> None:
+        """Publish each chat's last lost message event again once the broker answers."""
+        while self._unsent:
+            await asyncio.sleep(max(0.0, self._down_until - time.monotonic()) + _RETRY_MIN_SECONDS)
+            for key, unsent in list(self._unsent.items()):
+                if not await self.send(*unsent):
+                    break
+                metrics.BROKER_REDELIVERIES.inc()
+                if self._unsent.get(key) is unsent:  # not superseded meanwhile
+                    del self._unsent[key]
 
     async def send(self, payload: bytes, targets: list[str]) -> bool:
         # After a failure, skip the broker for a moment instead of waiting on it again:

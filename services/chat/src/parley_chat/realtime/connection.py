@@ -59,8 +59,8 @@ class StreamPolicy:
     """After `ready`, how long live events wait for the client's first frame (its resume)."""
     recheck_seconds: float = 30.0
     """How often a connection re-reads its user's chats from the database (dropping the
-    ones left while a `member.left` was lost) and its tenant's standing (suspended: 4403;
-    deleted or created again: 4401)."""
+    ones left while a `member.left` was lost, and reading any message that never came
+    live) and its tenant's standing (suspended: 4403; deleted or created again: 4401)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ class Resync:
 
 @dataclass(frozen=True, slots=True)
 class Recheck:
-    """Re-read the user's chats, and drop the ones left."""
+    """Re-read the user's chats: drop the ones left, catch up the ones behind."""
 
 
 Item = Live | Reply | Resume | Resync | Recheck
@@ -373,7 +373,12 @@ class Connection:
             # next re-check catches up. Closing every stream for it would be worse.
             logger.warning("stream re-check skipped", extra={"error.type": type(exc).__name__})
             return
-        await self._drop(self._sequencer.left_chats(latest))
+        # The same read also catches up a chat whose last message never came live (its
+        # publish was lost and no later message pulled it in through a gap).
+        gone, fills = self._sequencer.resync(latest)
+        await self._drop(gone)
+        for fill in fills:
+            await self._catch_up(fill)
 
     async def _drop(self, chats: list[uuid.UUID]) -> None:
         """Stop receiving the chats the user is no longer a member of."""
