@@ -160,6 +160,19 @@ class ChannelsPublisher:
             )
             frame = wire.message_frame(event.kind, message)
             targets = [wire.chat_channel(message.chat_id)]
+        elif isinstance(event, events.ReactionEvent):
+            header = wire.Header(
+                event.kind,
+                event.chat_id,
+                seq=event.seq,
+                user_id=event.user_id,
+                at=time.time(),
+                traceparent=traceparent,
+            )
+            frame = wire.reaction_frame(
+                event.chat_id, event.seq, event.emoji, event.user_id, event.op, event.count
+            )
+            targets = [wire.chat_channel(event.chat_id)]
         else:
             member = event.member
             header = wire.Header(
