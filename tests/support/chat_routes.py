@@ -4,7 +4,6 @@ each answer carries: what the route suites in tests/integration/chat/test_routes
 from __future__ import annotations
 
 from typing import Any
-
 from urllib.parse import quote
 
 import httpx
