@@ -124,7 +124,8 @@ def test_any_json_value_as_reply_to_is_a_reply_to_a_root_or_a_422_naming_reply_t
         invalid(response, "reply_to")
         assert last_seq(chats, scene) == before
         # Seq 1 is the scene's first message, a root; nothing here deletes it.
-        assert reply_to is not None and as_number(reply_to) != 1
+        assert reply_to is not None
+        assert as_number(reply_to) != 1
         return
     root = response.json()["reply_to"]
     if reply_to is None:
