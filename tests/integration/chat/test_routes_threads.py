@@ -25,8 +25,10 @@ def reply(chats: ChatApi, user: User, chat_id: str, root: int, body: str) -> dic
 
 
 def message_at(chats: ChatApi, user: User, chat_id: str, seq: int) -> dict[str, Any]:
-    (message,) = chats.history(user, chat_id, after_seq=seq - 1, limit=1)["messages"]
-    return message
+    messages: list[dict[str, Any]] = chats.history(user, chat_id, after_seq=seq - 1, limit=1)[
+        "messages"
+    ]
+    return messages[0]
 
 
 # -- threads ---------------------------------------------------------------------------------
