@@ -22,7 +22,7 @@ from typing import Literal
 
 import emoji as unicode_emoji
 
-from parley_chat.domain import errors, events
+from parley_chat.domain import errors, events, limits
 from parley_chat.domain.base import ServiceBase
 from parley_chat.domain.views import Caller
 from parley_chat.storage import queries, reactions
@@ -63,6 +63,9 @@ class Reactions(ServiceBase):
     ) -> None:
         """Add (or remove) the caller's `emoji` on the message; idempotent."""
         chosen = parse_emoji(emoji)
+        await self.action_limits.spend(
+            limits.REACTIONS, tenant=caller.tenant, user_id=caller.user_id
+        )
         tenant = caller.tenant
         async with self.sessions() as session, session.begin():
             if await queries.member(session, chat_id, caller.user_id, tenant=tenant) is None:
