@@ -229,7 +229,7 @@ class ChatsController(Controller):
     @put(
         "/{chat_id:uuid}/messages/{seq:int}/reactions/{emoji:str}",
         status_code=HTTP_204_NO_CONTENT,
-        responses=web.errors(400, 401, 403, 404, 422, 503),
+        responses=web.errors(400, 401, 403, 404, 422, 429, 503),
     )
     async def add_reaction(
         self,
@@ -244,7 +244,7 @@ class ChatsController(Controller):
     @delete(
         "/{chat_id:uuid}/messages/{seq:int}/reactions/{emoji:str}",
         status_code=HTTP_204_NO_CONTENT,
-        responses=web.errors(400, 401, 403, 404, 422, 503),
+        responses=web.errors(400, 401, 403, 404, 422, 429, 503),
     )
     async def remove_reaction(
         self,
