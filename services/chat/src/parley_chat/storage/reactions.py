@@ -148,6 +148,8 @@ async def summaries(
         .where(
             Reaction.tenant == tenant,
             Reaction.chat_id == chat_id,
+            # The range bounds the primary key's scan; the list picks a thread's seqs.
+            col(Reaction.seq).between(min(seqs), max(seqs)),
             col(Reaction.seq).in_(list(seqs)),
         )
         .group_by(col(Reaction.seq), col(Reaction.emoji))
