@@ -113,7 +113,7 @@ def test_the_chat_rate_limits_are_chat_settings_with_the_settings_defaults() -> 
     from parley_chat.settings import ChatSettings
 
     limits = chat_rate_limits()
-    assert len(limits) == 6, limits
+    assert len(limits) == 7, limits
     defaults = ChatSettings(_env_file=None)
     for name, value in limits.items():
         assert name in ChatSettings.model_fields, name

@@ -193,8 +193,11 @@ def test_deleting_a_tenant_purges_chat_then_auth_and_removes_the_finalizer(
         with httpx.Client(base_url=chat_url, headers=headers, timeout=10) as http:
             created = http.post("/v1/chats", json={"kind": "direct", "members": [bob.username]})
             assert created.status_code == 201, created.text
-            sent = http.post(f"/v1/chats/{created.json()['id']}/messages", json={"body": "hi"})
+            messages = f"/v1/chats/{created.json()['id']}/messages"
+            # A mention and a reaction too: a row in every chat table.
+            sent = http.post(messages, json={"body": f"hi @{bob.username}"})
             assert sent.status_code == 201, sent.text
+            assert http.put(f"{messages}/1/reactions/%3Aok%3A").status_code == 204
         assert all(chat.rows_of_tenant(chat_database, name).values())
 
         kubectl.delete(kubectl.tenants(namespace, name))

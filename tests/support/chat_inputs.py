@@ -84,12 +84,14 @@ WRONG_TYPES: dict[str, tuple[Any, ...]] = {
     "username": (*NOT_STRINGS, None),
     "body": (*NOT_STRINGS, None),
     "client_msg_id": NOT_STRINGS,
+    # Booleans are not numbers; "1" would pass as 1 (Litestar decodes in lax mode).
+    "reply_to": ("one", 1.5, True, False, [], [1], {"seq": 1}, 0, -1, 2**31),
     "seq": ("one", 1.5, True, False, None, [], [1], {"seq": 1}),
 }
 ROUTE_FIELDS = {
     "create a chat": ("kind", "title", "members"),
     "add a member": ("username",),
-    "send": ("body", "client_msg_id"),
+    "send": ("body", "client_msg_id", "reply_to"),
     "edit": ("body",),
     "mark read": ("seq",),
 }

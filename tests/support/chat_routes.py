@@ -4,6 +4,7 @@ each answer carries: what the route suites in tests/integration/chat/test_routes
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -18,6 +19,7 @@ CHAT_FIELDS = {
     "last_read_seq",
     "unread",
     "members",
+    "unread_mentions",
 }
 MEMBER_FIELDS = {"user_id", "username", "role", "joined_at"}
 MESSAGE_FIELDS = {
@@ -31,6 +33,11 @@ MESSAGE_FIELDS = {
     "created_at",
     "edited_at",
     "deleted",
+    "reply_to",
+    "thread",
+    "reactions",
+    "mentions",
+    "attachments",
 }
 ROOMY = {"limits": {"messages_per_minute": 10_000}}
 """A tenant spec whose send quota no paging test runs into (the default is 120 a minute)."""
@@ -84,3 +91,26 @@ def roles(chat: dict[str, Any]) -> dict[str, str]:
 
 def is_utc(timestamp: str) -> bool:
     return timestamp.endswith(("Z", "+00:00"))
+
+
+def thread(chats: ChatApi, user: User, chat_id: str, seq: int, **params: Any) -> httpx.Response:
+    return chats.http.get(f"/v1/chats/{chat_id}/threads/{seq}", params=params, headers=user.headers)
+
+
+def reaction_path(chat_id: str, seq: int, emoji: str) -> str:
+    """The reaction route, with `emoji` percent-encoded as one path segment."""
+    return f"/v1/chats/{chat_id}/messages/{seq}/reactions/{quote(emoji, safe='')}"
+
+
+def react(
+    chats: ChatApi, user: User, chat_id: str, seq: int, emoji: str, *, remove: bool = False
+) -> httpx.Response:
+    method = "DELETE" if remove else "PUT"
+    return chats.http.request(method, reaction_path(chat_id, seq, emoji), headers=user.headers)
+
+
+def reactions_of(chats: ChatApi, user: User, chat_id: str, seq: int) -> list[dict[str, Any]]:
+    """The message's `reactions` as `user` reads them in the history."""
+    page = chats.history(user, chat_id, after_seq=seq - 1, limit=1)
+    reactions: list[dict[str, Any]] = page["messages"][0]["reactions"]
+    return reactions

@@ -164,8 +164,17 @@ class Client:
 
     # -- messages -------------------------------------------------------------------------
 
-    def send(self, chat_id: str, body: str, client_msg_id: str | None = None) -> Message:
-        payload = {"body": body, "client_msg_id": client_msg_id}
+    def send(
+        self,
+        chat_id: str,
+        body: str,
+        client_msg_id: str | None = None,
+        *,
+        reply_to: int | None = None,
+    ) -> Message:
+        payload: dict[str, Any] = {"body": body, "client_msg_id": client_msg_id}
+        if reply_to is not None:
+            payload["reply_to"] = reply_to
         path = f"/v1/chats/{_quote(chat_id)}/messages"
         return cast(Message, self._user("POST", path, dict, json=payload))
 
@@ -215,6 +224,16 @@ class Client:
                 break
             before_seq = page["messages"][0]["seq"]
         return messages
+
+    def thread(self, chat_id: str, root: int, after_seq: int, limit: int) -> Page:
+        """One page of the root's replies after `after_seq`, oldest first."""
+        path = f"/v1/chats/{_quote(chat_id)}/threads/{root}"
+        params = {"after_seq": after_seq, "limit": limit}
+        return cast(Page, self._user("GET", path, dict, params=params))
+
+    def react(self, chat_id: str, seq: int, emoji: str, *, remove: bool = False) -> None:
+        path = f"/v1/chats/{_quote(chat_id)}/messages/{seq}/reactions/{_quote(emoji)}"
+        self._user("DELETE" if remove else "PUT", path, None)
 
     def edit(self, chat_id: str, seq: int, body: str) -> Message:
         path = f"/v1/chats/{_quote(chat_id)}/messages/{seq}"

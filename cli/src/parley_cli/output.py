@@ -82,14 +82,23 @@ def chat_label(chat: api.Chat, me: str | None = None) -> str:
     return ", ".join(others) or "(no title)"
 
 
+def member_names(chat: api.Chat) -> dict[str, str]:
+    """The chat's members' usernames by user id."""
+    return {member["user_id"]: member["username"] for member in chat["members"]}
+
+
 def last_activity(chat: api.Chat) -> str:
     return chat.get("last_activity_at") or chat["created_at"]
 
 
 def message_state(message: api.Message) -> str:
-    if message["deleted"]:
-        return "deleted"
-    return "edited" if message["edited_at"] else ""
+    """The last column of a plain message row: `deleted` or `edited`, then `reply to #N`,
+    the thread and the reactions, comma-separated (empty for a plain message)."""
+    parts = ["deleted" if message["deleted"] else "edited" if message["edited_at"] else ""]
+    if (root := message.get("reply_to")) is not None:
+        parts.append(f"reply to #{root}")
+    parts.append(summary(message))
+    return ", ".join(part for part in parts if part)
 
 
 class Output:
@@ -274,8 +283,9 @@ class Output:
 
     # -- the stream -----------------------------------------------------------------------
 
-    def stream_frame(self, frame: Mapping[str, Any], label: str) -> None:
-        """One frame of `parley tail`, from a chat a person calls `label`."""
+    def stream_frame(self, frame: Mapping[str, Any], label: str, who: str | None = None) -> None:
+        """One frame of `parley tail`, from a chat a person calls `label`; `who` names the
+        user a reaction frame gives only the id of."""
         kind = frame.get("type")
         if self.json_mode:
             self.json_line(frame)
@@ -317,16 +327,51 @@ class Output:
                 )
             else:
                 self.row(kind, chat_id, "", member["joined_at"], member["username"], "", "")
+        elif kind == "reaction":
+            self._reaction(frame, chat_id, label, who)
         # typing is ephemeral: only the JSON stream carries it
+
+    def _reaction(
+        self, frame: Mapping[str, Any], chat_id: str, label: str, who: str | None
+    ) -> None:
+        name = who or str(frame["user_id"])[:SHORT_ID]
+        emoji, seq, count = printable(str(frame["emoji"])), frame["seq"], frame["count"]
+        if self.tty:
+            verb = "reacted" if frame["op"] == "add" else "took back"
+            self.rich(
+                Text.assemble(
+                    (f"[{printable(label)}] ", "bold blue"),
+                    (f"{printable(name)} {verb} {emoji} on #{seq} ({count} now)", "italic dim"),
+                )
+            )
+        else:
+            self.row("reaction", chat_id, seq, "", name, frame["emoji"], f"{frame['op']} {count}")
+
+
+def summary(message: api.Message) -> str:
+    """A message's thread and reactions in a few characters: `3 replies, 👍 2 🎉 1`."""
+    parts = []
+    if thread := message.get("thread"):
+        replies = thread["replies"]
+        parts.append(f"{replies} repl{'y' if replies == 1 else 'ies'}")
+    if reactions := message.get("reactions"):
+        parts.append(" ".join(f"{r['emoji']} {r['count']}" for r in reactions))
+    return printable(", ".join(parts))
 
 
 def _message_body(message: api.Message) -> list[tuple[str, str] | str]:
     sender = (printable(message["sender_username"]), "bold")
+    parts: list[tuple[str, str] | str] = []
+    if (root := message.get("reply_to")) is not None:
+        parts.append((f"\u21b3 #{root} ", "cyan"))
     if message["deleted"]:
-        return [sender, " ", ("(deleted)", "italic dim")]
-    parts: list[tuple[str, str] | str] = [sender, ": ", printable(message["body"])]
-    if message["edited_at"]:
-        parts.append((" (edited)", "dim"))
+        parts += [sender, " ", ("(deleted)", "italic dim")]
+    else:
+        parts += [sender, ": ", printable(message["body"])]
+        if message["edited_at"]:
+            parts.append((" (edited)", "dim"))
+    if extra := summary(message):
+        parts.append((f"  [{extra}]", "dim"))
     return parts
 
 

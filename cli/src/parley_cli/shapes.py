@@ -41,8 +41,21 @@ class Chat(TypedDict):
     last_read_seq: int
     unread: int
     members: list[Member]
+    unread_mentions: NotRequired[int]
     last_activity_at: NotRequired[str]
     """Not in the v1 contract's chat shape; `created_at` stands in when it is absent."""
+
+
+class Thread(TypedDict):
+    replies: int
+    last_reply_seq: int
+    last_reply_at: str
+
+
+class Reaction(TypedDict):
+    emoji: str
+    count: int
+    me: bool
 
 
 class Message(TypedDict):
@@ -56,6 +69,10 @@ class Message(TypedDict):
     created_at: str
     edited_at: str | None
     deleted: bool
+    reply_to: NotRequired[int | None]
+    thread: NotRequired[Thread | None]
+    reactions: NotRequired[list[Reaction]]
+    mentions: NotRequired[list[str]]
 
 
 class Page(TypedDict):

@@ -76,6 +76,7 @@ class Tail:
         labels: dict[str, str],
         only: set[str] | None,
         me: str | None,
+        names: dict[str, str] | None = None,
         ping_seconds: float = PING_SECONDS,
         backoff: Backoff | None = None,
     ) -> None:
@@ -86,6 +87,8 @@ class Tail:
         self.labels = dict(labels)
         self.only = only
         self.me = me
+        self.names = dict(names or {})
+        """Usernames by user id, for the frames that give only an id (reactions)."""
         self.ping_seconds = ping_seconds
         self.backoff = backoff or Backoff()
         self._url = api.stream_url(client.server)
@@ -212,6 +215,9 @@ class Tail:
             await self._print(frame, chat_id)
             self.cursors.pop(chat_id, None)  # rejoining later starts afresh
         else:
+            if kind == "member.joined":
+                member = frame["member"]
+                self.names[member["user_id"]] = member["username"]
             await self._print(frame, chat_id)
 
     async def _fill(self, chat_id: str, *, after: int, before: int) -> None:
@@ -240,7 +246,8 @@ class Tail:
                 self.labels[chat_id] = output.chat_label(chat, self.me)
             except ApiError:
                 self.labels[chat_id] = chat_id[: output.SHORT_ID]
-        self.out.stream_frame(frame, self.labels.get(chat_id, chat_id))
+        who = self.names.get(frame["user_id"]) if frame.get("type") == "reaction" else None
+        self.out.stream_frame(frame, self.labels.get(chat_id, chat_id), who)
 
     # -- between connections --------------------------------------------------------------
 
@@ -250,6 +257,7 @@ class Tail:
             if chat["id"] not in self.cursors:
                 self.cursors[chat["id"]] = chat["last_read_seq"]
                 self.labels[chat["id"]] = output.chat_label(chat, self.me)
+            self.names.update(output.member_names(chat))
 
     async def _renew(self, stale: str) -> None:
         self._refused += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -99,6 +100,57 @@ def test_any_json_document_sent_as_a_message_is_answered_without_a_server_error(
     assert response.status_code in (200, 201), response.text
     stored = 1 if response.status_code == 201 else 0
     assert last_seq(chats, scene) == before + stored
+
+
+def as_number(value: Any) -> int | None:
+    """The integer a JSON number decodes as (`1.0` is 1: bodies decode in lax mode)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) else None
+
+
+@HYPOTHESIS
+@given(reply_to=JSON_VALUES | st.integers(-3, 12) | st.sampled_from((MAX_SEQ, MAX_SEQ + 1)))
+def test_any_json_value_as_reply_to_is_a_reply_to_a_root_or_a_422_naming_reply_to(
+    chats: ChatApi, scene: Scene, reply_to: Any
+) -> None:
+    before = last_seq(chats, scene)
+    body = {"body": "a reply", "reply_to": reply_to}
+    response = chats.http.post(scene.messages, json=body, headers=scene.alice.headers)
+    not_a_server_error(response)
+    if response.status_code != 201:
+        invalid(response, "reply_to")
+        assert last_seq(chats, scene) == before
+        # Seq 1 is the scene's first message, a root; nothing here deletes it.
+        assert reply_to is not None
+        assert as_number(reply_to) != 1
+        return
+    root = response.json()["reply_to"]
+    if reply_to is None:
+        assert root is None
+        return
+    # Whatever decoded as a seq named a root: a message of the chat that is no reply.
+    assert as_number(reply_to) in (None, root)
+    [message] = history(chats, scene, {"after_seq": root - 1, "limit": 1}).json()["messages"]
+    assert (message["seq"], message["reply_to"], message["deleted"]) == (root, None, False)
+
+
+@HYPOTHESIS
+@given(emoji=st.text(min_size=1, max_size=12) | st.sampled_from(ROUND_TRIP_BODIES[:5]))
+def test_any_text_as_a_reaction_is_a_204_or_a_422_naming_emoji(
+    chats: ChatApi, scene: Scene, emoji: str
+) -> None:
+    path = f"{scene.messages}/1/reactions/{quote(emoji, safe='')}"
+    response = chats.http.put(path, headers=scene.bob.headers)
+    not_a_server_error(response)
+    # "." and ".." are dot segments the client resolves away, and the server decodes
+    # %2F before routing: such paths name no route at all.
+    if emoji in (".", "..") or "/" in emoji:
+        return
+    if response.status_code != 204:
+        invalid(response, "emoji")
 
 
 CANONICAL = re.compile(r"0|[1-9][0-9]*")

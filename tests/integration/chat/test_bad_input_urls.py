@@ -47,6 +47,37 @@ def test_odd_seqs_in_the_message_path_are_a_4xx_never_a_500(chats: ChatApi, scen
     assert (message["body"], message["deleted"]) == ("first", False)
 
 
+def test_odd_seqs_in_the_thread_and_reaction_paths_are_a_4xx_never_a_500(
+    chats: ChatApi, scene: Scene
+) -> None:
+    chat = f"/v1/chats/{scene.chat_id}"
+    for seq in ("0", "-1", str(MAX_SEQ + 1), str(10**30), "abc", "1.5", "1e2", "%00", "%ff"):
+        for method, path in (
+            ("GET", f"{chat}/threads/{seq}"),
+            ("PUT", f"{scene.messages}/{seq}/reactions/%F0%9F%91%8D"),
+            ("DELETE", f"{scene.messages}/{seq}/reactions/%3Aok%3A"),
+        ):
+            with case(method, path):
+                response = chats.http.request(method, path, headers=scene.alice.headers)
+                problem(response, 404, 405, 422)
+    [message] = chats.history(scene.bob, scene.chat_id)["messages"]
+    assert message["reactions"] == []
+
+
+def test_a_bad_limit_or_cursor_on_the_thread_route_is_a_422_naming_it(
+    chats: ChatApi, scene: Scene
+) -> None:
+    thread = f"/v1/chats/{scene.chat_id}/threads/1"
+    for name, values in (
+        ("limit", (*NOT_INTEGERS, *FLOATS, *OUT_OF_RANGE["limit"])),
+        ("after_seq", (*NOT_INTEGERS, *FLOATS, *OUT_OF_RANGE["after_seq"])),
+    ):
+        for value in values:
+            with case(name, value):
+                response = chats.http.get(thread, params={name: value}, headers=scene.bob.headers)
+                invalid(response, name)
+
+
 def test_a_wrong_method_is_a_405_in_the_error_shape(chats: ChatApi, scene: Scene) -> None:
     chat = f"/v1/chats/{scene.chat_id}"
     for method, path in (

@@ -31,6 +31,7 @@ LOW_LIMITS: dict[str, Any] = {
     "read_markers_per_minute": LOW,
     "typing_frames_per_minute": LOW,
     "chats_joined_per_hour": LOW,
+    "reactions_per_minute": LOW,
     # Only the per-user typing limit applies, not the per-chat interval.
     "stream": {"typing_interval_seconds": 0},
 }
@@ -165,6 +166,18 @@ def test_past_the_read_marker_limit_a_read_is_429_naming_read_markers(
         assert read(seq).status_code == 204
     refused(read(LOW + 1), "read_markers")
     assert limited.chat(bob, chat_id)["last_read_seq"] == LOW
+
+
+def test_past_the_reaction_limit_a_reaction_is_429_naming_reactions(limited: ChatApi) -> None:
+    alice, bob = limited.users(2)
+    chat_id = limited.group(alice, bob)["id"]
+    limited.send(alice, chat_id, "react to me")
+    path = f"/v1/chats/{chat_id}/messages/1/reactions/%3Aok%3A"
+    # A repeat and a removal count too: each is a request the chat's members may hear of.
+    for method in ("PUT", "PUT", "DELETE"):
+        assert limited.http.request(method, path, headers=bob.headers).status_code == 204
+    refused(limited.http.put(path, headers=bob.headers), "reactions")
+    assert limited.http.put(path, headers=alice.headers).status_code == 204
 
 
 def test_a_user_put_in_too_many_chats_by_others_is_refused_naming_chats_joined(

@@ -29,6 +29,11 @@ def test_sending_answers_201_with_the_message_in_the_contract_shape(chats: ChatA
         "client_msg_id": None,
         "edited_at": None,
         "deleted": False,
+        "reply_to": None,
+        "thread": None,
+        "reactions": [],
+        "mentions": [],
+        "attachments": [],
     }
     assert is_utc(message["created_at"])
     assert chats.history(alice, chat["id"])["messages"] == [message]

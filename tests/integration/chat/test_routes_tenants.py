@@ -101,13 +101,26 @@ def purge(chats: ChatApi, slug: str, headers: dict[str, str] | None = None) -> h
     return chats.http.delete(f"/internal/v1/tenants/{slug}", headers=admin)
 
 
+BUSY = {
+    "chats": 2,
+    "chat_members": 4,
+    "messages": 3,
+    "message_reactions": 1,
+    "message_mentions": 1,
+}
+"""What `busy_tenant` leaves in each chat table."""
+EMPTY = dict.fromkeys(BUSY, 0)
+
+
 def busy_tenant(chats: ChatApi) -> tuple[str, User, User, dict[str, Any]]:
-    """A tenant with a group, a direct chat, members and messages."""
+    """A tenant with a group, a direct chat, members, messages, a mention and a reaction."""
     tenant = chats.tenant()
     alice, bob = chats.users(2, tenant)
     chat = chats.group(alice, bob)
     chats.send(alice, chat["id"], "one")
-    chats.send(bob, chat["id"], "two", client_msg_id="c-2")
+    chats.send(bob, chat["id"], f"two, @{alice.username}", client_msg_id="c-2")
+    reaction = f"/v1/chats/{chat['id']}/messages/1/reactions/%3Aok%3A"
+    assert chats.http.put(reaction, headers=bob.headers).status_code == 204
     pair = direct(chats, alice, bob).json()
     chats.send(bob, pair["id"], "psst")
     return tenant, alice, bob, chat
@@ -117,17 +130,13 @@ def test_purging_a_tenant_removes_all_its_chats_members_and_messages(
     chats: ChatApi, database_url: str
 ) -> None:
     tenant, alice, bob, chat = busy_tenant(chats)
-    assert rows_of_tenant(database_url, tenant) == {
-        "chats": 2,
-        "chat_members": 4,
-        "messages": 3,
-    }
+    assert rows_of_tenant(database_url, tenant) == BUSY
 
     response = purge(chats, tenant)
 
     assert response.status_code == 204
     assert response.content == b""
-    assert rows_of_tenant(database_url, tenant) == {"chats": 0, "chat_members": 0, "messages": 0}
+    assert rows_of_tenant(database_url, tenant) == EMPTY
     # The users' tokens are still good; nothing of the tenant's chats answers them.
     for user in (alice, bob):
         assert chats.listed(user) == []
@@ -144,17 +153,17 @@ def test_purging_a_tenant_is_idempotent(chats: ChatApi, database_url: str) -> No
     assert purge(chats, tenant).status_code == 204
     assert purge(chats, tenant).status_code == 204
     assert purge(chats, "never-heard-of").status_code == 204
-    assert rows_of_tenant(database_url, tenant) == {"chats": 0, "chat_members": 0, "messages": 0}
+    assert rows_of_tenant(database_url, tenant) == EMPTY
 
 
 def test_purging_a_tenant_leaves_other_tenants_untouched(chats: ChatApi, database_url: str) -> None:
     doomed, *_ = busy_tenant(chats)
     kept, carol, dave, chat = busy_tenant(chats)
-    before = chats.history(carol, chat["id"])
+    before = chats.history(dave, chat["id"])
 
     assert purge(chats, doomed).status_code == 204
 
-    assert rows_of_tenant(database_url, kept) == {"chats": 2, "chat_members": 4, "messages": 3}
+    assert rows_of_tenant(database_url, kept) == BUSY
     assert chats.history(dave, chat["id"]) == before
     assert len(chats.listed(carol)) == 2
     assert chats.send(carol, chat["id"], "still here")["seq"] == 3
@@ -172,7 +181,7 @@ def test_purging_a_tenant_without_the_admin_token_is_401_and_removes_nothing(
         {"Authorization": chats.admin["Authorization"] + "x"},
     ):
         problem(purge(chats, tenant, headers), 401)
-    assert rows_of_tenant(database_url, tenant) == {"chats": 2, "chat_members": 4, "messages": 3}
+    assert rows_of_tenant(database_url, tenant) == BUSY
 
 
 def test_reopening_a_direct_chat_one_side_left_brings_both_back(chats: ChatApi) -> None:

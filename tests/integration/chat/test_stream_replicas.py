@@ -316,3 +316,80 @@ def test_two_replicas_racing_for_one_ticket_let_exactly_one_in(stack: Stack) -> 
         with ThreadPoolExecutor(2) as pool:
             outcomes = sorted(pool.map(connect_to, [a.url, b.url]), key=str)
         assert outcomes == [4401, None]
+
+
+# -- threads and reactions (docs/stream.md) --------------------------------------------------
+
+
+def test_a_reply_on_one_replica_arrives_on_the_other_with_its_roots_new_summary(
+    stack: Stack,
+) -> None:
+    a, b = stack.replicas
+    alice, bob = stack.api.users(2)
+    chat_id = stack.api.group(alice, bob)["id"]
+    root = stack.api.send(alice, chat_id, "root")["seq"]
+    with StreamClient(b.url, token_of(bob)) as stream:
+        response = httpx.post(
+            f"{a.url}/v1/chats/{chat_id}/messages",
+            json={"body": "a reply", "reply_to": root},
+            headers=alice.headers,
+        )
+        assert response.status_code == 201, response.text
+        frames = stream.recv_until(lambda got: len(got) >= 2)
+    (message,) = [f for f in frames if f["type"] == "message"]
+    (updated,) = [f for f in frames if f["type"] == "message.updated"]
+    assert (message["message"]["seq"], message["message"]["reply_to"]) == (2, root)
+    assert updated["message"]["seq"] == root
+    assert updated["message"]["thread"] == {
+        "replies": 1,
+        "last_reply_seq": 2,
+        "last_reply_at": response.json()["created_at"],
+    }
+
+
+def test_reactions_on_one_replica_arrive_on_the_other_as_reaction_frames_with_exact_counts(
+    stack: Stack,
+) -> None:
+    a, b = stack.replicas
+    alice, bob, carol = stack.api.users(3)
+    chat_id = stack.api.group(alice, bob, carol)["id"]
+    stack.api.send(alice, chat_id, "react to me")
+    path = f"/v1/chats/{chat_id}/messages/1/reactions/%F0%9F%8E%89"
+    with StreamClient(b.url, token_of(alice)) as stream:
+        for user, method in ((bob, "PUT"), (carol, "PUT"), (bob, "PUT"), (bob, "DELETE")):
+            response = httpx.request(method, a.url + path, headers=user.headers)
+            assert response.status_code == 204, response.text
+        frames = stream.recv_until(lambda got: len(got) >= 3)
+        # The repeated PUT changed nothing and announced nothing.
+        assert stream.silence(0.5) == []
+        # A frame's `me` speaks for nobody: one frame goes to every member.
+        edited = httpx.patch(
+            f"{a.url}/v1/chats/{chat_id}/messages/1", json={"body": "edited"}, headers=alice.headers
+        )
+        assert edited.status_code == 200
+        (update,) = stream.recv_until(lambda got: len(got) >= 1)
+    assert [(f["type"], f["op"], f["user_id"], f["count"]) for f in frames] == [
+        ("reaction", "add", bob.id, 1),
+        ("reaction", "add", carol.id, 2),
+        ("reaction", "remove", bob.id, 1),
+    ]
+    assert {(f["chat_id"], f["seq"], f["emoji"]) for f in frames} == {(chat_id, 1, "\U0001f389")}
+    assert update["message"]["reactions"] == [{"emoji": "\U0001f389", "count": 1, "me": False}]
+
+
+def test_a_reaction_in_a_chat_one_is_not_in_never_reaches_ones_stream(stack: Stack) -> None:
+    a, b = stack.replicas
+    alice, bob, carol = stack.api.users(3)
+    chat_id = stack.api.group(alice, bob)["id"]
+    other = stack.api.group(carol, alice, title="other")["id"]
+    stack.api.send(alice, chat_id, "x")
+    stack.api.send(carol, other, "y")
+    with StreamClient(b.url, token_of(bob)) as stream:
+        for target in (other, chat_id):
+            response = httpx.put(
+                f"{a.url}/v1/chats/{target}/messages/1/reactions/%3Aok%3A", headers=alice.headers
+            )
+            assert response.status_code == 204
+        (frame,) = stream.recv_until(lambda got: len(got) >= 1)
+        assert frame["chat_id"] == chat_id
+        assert stream.silence(0.5) == []

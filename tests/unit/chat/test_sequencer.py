@@ -28,6 +28,10 @@ def edited(chat_id: uuid.UUID, seq: int) -> wire.Header:
     return wire.Header("message.updated", chat_id, seq=seq)
 
 
+def reaction(chat_id: uuid.UUID, seq: int) -> wire.Header:
+    return wire.Header("reaction", chat_id, seq=seq, user_id=OTHER)
+
+
 def joined(chat_id: uuid.UUID, user_id: uuid.UUID, last_seq: int) -> wire.Header:
     return wire.Header("member.joined", chat_id, user_id=user_id, last_seq=last_seq)
 
@@ -78,6 +82,23 @@ def test_an_edit_of_a_written_message_is_written_without_moving_the_position() -
 
 def test_an_edit_past_the_position_reads_the_log_which_holds_the_edited_text() -> None:
     assert sequencer().live(edited(CHAT, 7)) == Verdict(fill=Fill(CHAT, "gap", through=7))
+
+
+def test_a_reaction_to_a_written_message_is_written_without_moving_the_position() -> None:
+    seq = sequencer()
+    assert seq.live(reaction(CHAT, 5)) == WRITE
+    assert seq.live(reaction(CHAT, 1)) == WRITE
+    assert seq.position(CHAT) == 5
+
+
+def test_a_reaction_past_the_position_reads_the_log_whose_message_counts_it() -> None:
+    seq = sequencer()
+    assert seq.live(reaction(CHAT, 7)) == Verdict(fill=Fill(CHAT, "gap", through=7))
+    assert seq.position(CHAT) == 5
+
+
+def test_a_reaction_in_a_chat_outside_the_membership_is_dropped() -> None:
+    assert sequencer().live(reaction(ELSEWHERE, 1)) == DROP
 
 
 # -- membership -----------------------------------------------------------------------------

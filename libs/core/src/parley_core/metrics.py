@@ -36,7 +36,8 @@ RATE_LIMITED = Counter(
     "parley_rate_limited_requests_total",
     "Requests refused with 429 by a limit: login_account, login_address, logins_address, "
     "registrations_address, messages_per_minute, or one of chat's per-user limits "
-    "(message_edits, chat_creations, member_adds, read_markers, typing, chats_joined).",
+    "(message_edits, chat_creations, member_adds, read_markers, typing, chats_joined, "
+    "reactions).",
     ["limit"],
 )
 

@@ -53,6 +53,7 @@ def create_app(
             limits.READ_MARKERS: limits.Limit(settings.read_markers_per_minute, 60),
             limits.TYPING: limits.Limit(settings.typing_frames_per_minute, 60),
             limits.CHATS_JOINED: limits.Limit(settings.chats_joined_per_hour, 3600),
+            limits.REACTIONS: limits.Limit(settings.reactions_per_minute, 60),
         },
     )
     auth_client = httpx.AsyncClient(

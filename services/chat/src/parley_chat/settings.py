@@ -85,6 +85,9 @@ class ChatSettings(CoreSettings):
     """Typing frames one user may send a minute over all chats and streams; past it the
     frame is dropped with an `error` frame (the per-chat interval applies first)."""
 
+    reactions_per_minute: int = Field(default=120, ge=1)
+    """Reactions one user may add or remove a minute (a repeat included) before 429."""
+
     chats_joined_per_hour: int = Field(default=100, ge=1)
     """Chats one user may be put in by others an hour (created with them as a member, or
     added); past it, adding them is 429 until the hour ends."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -24,6 +24,13 @@ Cursor = Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z0-9_-]{1,200}$")
 """The chat list's opaque cursor (base64url); what it holds is the domain's business."""
 ChatIdPath = Annotated[uuid.UUID, PathParameter()]
 SeqPath = Annotated[int, PathParameter(ge=1, le=schemas.MAX_SEQ)]
+EmojiPath = Annotated[
+    str,
+    PathParameter(
+        description="One Unicode emoji sequence or a shortcode `:name:`, URL-encoded "
+        "(checked by the domain: parley_chat.domain.reactions)"
+    ),
+]
 
 
 def _in_range(name: str, value: str | None, low: int, high: int) -> int | None:
@@ -127,7 +134,11 @@ class ChatsController(Controller):
         chats: NamedDependency[ChatService],
     ) -> Response[schemas.MessageOut]:
         message, created = await chats.send(
-            caller, chat_id, body=data.body, client_msg_id=data.client_msg_id
+            caller,
+            chat_id,
+            body=data.body,
+            client_msg_id=data.client_msg_id,
+            reply_to=data.reply_to,
         )
         return Response(schemas.MessageOut.of(message), status_code=_created(created))
 
@@ -193,6 +204,57 @@ class ChatsController(Controller):
         chats: NamedDependency[ChatService],
     ) -> None:
         await chats.mark_read(caller, chat_id, data.seq)
+
+    @get("/{chat_id:uuid}/threads/{seq:int}", responses=web.errors(400, 401, 404, 422, 503))
+    async def thread(
+        self,
+        chat_id: ChatIdPath,
+        seq: SeqPath,
+        caller: NamedDependency[Caller],
+        chats: NamedDependency[ChatService],
+        after_seq: Digits = None,
+        limit: Digits = None,
+    ) -> schemas.MessagesOut:
+        page = await chats.thread(
+            caller,
+            chat_id,
+            seq,
+            after_seq=_in_range("after_seq", after_seq, 0, schemas.MAX_SEQ) or 0,
+            limit=_in_range("limit", limit, 1, 200) or 50,
+        )
+        return schemas.MessagesOut(
+            [schemas.MessageOut.of(message) for message in page.messages], page.has_more
+        )
+
+    @put(
+        "/{chat_id:uuid}/messages/{seq:int}/reactions/{emoji:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=web.errors(400, 401, 403, 404, 422, 429, 503),
+    )
+    async def add_reaction(
+        self,
+        chat_id: ChatIdPath,
+        seq: SeqPath,
+        emoji: EmojiPath,
+        caller: NamedDependency[Caller],
+        chats: NamedDependency[ChatService],
+    ) -> None:
+        await chats.react(caller, chat_id, seq, emoji, add=True)
+
+    @delete(
+        "/{chat_id:uuid}/messages/{seq:int}/reactions/{emoji:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=web.errors(400, 401, 403, 404, 422, 429, 503),
+    )
+    async def remove_reaction(
+        self,
+        chat_id: ChatIdPath,
+        seq: SeqPath,
+        emoji: EmojiPath,
+        caller: NamedDependency[Caller],
+        chats: NamedDependency[ChatService],
+    ) -> None:
+        await chats.react(caller, chat_id, seq, emoji, add=False)
 
 
 class InternalController(Controller):

@@ -23,6 +23,7 @@ Title = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Body = Annotated[str, msgspec.Meta(max_length=100_000)]
 ClientMessageId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
+RootSeq = Annotated[int, msgspec.Meta(ge=1, le=MAX_SEQ)]
 
 
 class CreateChatBody(msgspec.Struct):
@@ -38,6 +39,9 @@ class AddMemberBody(msgspec.Struct):
 class SendBody(msgspec.Struct):
     body: Body
     client_msg_id: ClientMessageId | None = None
+    reply_to: RootSeq | None = None
+    """The `seq` of the thread root this message replies to (a message of the same chat
+    that is not itself a reply)."""
 
 
 class EditBody(msgspec.Struct):
@@ -65,12 +69,35 @@ class ChatOut(views.Out):
     unread: int
     members: list[MemberOut]
     last_activity_at: datetime
+    unread_mentions: int
+    """Mentions of the caller in messages after their read marker."""
 
 
 class ChatsOut(msgspec.Struct):
     chats: list[ChatOut]
     next_cursor: str | None
     """Where the next page starts (`?cursor=`); null on the last page and without `limit`."""
+
+
+class ThreadOut(views.Out):
+    replies: int
+    last_reply_seq: int
+    last_reply_at: datetime
+
+
+class ReactionOut(views.Out):
+    emoji: str
+    count: int
+    me: bool
+    """Whether the caller is among them (always false in stream frames)."""
+
+
+class AttachmentOut(views.Out):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    url: str
 
 
 class MessageOut(views.Out):
@@ -84,6 +111,13 @@ class MessageOut(views.Out):
     created_at: datetime
     edited_at: datetime | None
     deleted: bool
+    reply_to: int | None
+    """The thread root's `seq` when this message is a reply."""
+    thread: ThreadOut | None
+    """A root's summary of its replies; null while it has none."""
+    reactions: list[ReactionOut]
+    mentions: list[uuid.UUID]
+    attachments: list[AttachmentOut]
 
 
 class MessagesOut(msgspec.Struct):

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from parley_chat.domain import errors, events, limits
 from parley_chat.domain.directory import Directory, TenantPolicy, UserRef
 from parley_chat.domain.views import Caller, ChatView
-from parley_chat.storage import queries
+from parley_chat.storage import mentions, queries
 from parley_chat.storage.models import Chat, Member
 from parley_core import ratelimit
 
@@ -33,7 +33,8 @@ class ServiceBase:
         async with self.sessions() as session:
             chat, me = await self._membership(session, caller, chat_id)
             members = await queries.members_of(session, [chat_id], tenant=caller.tenant)
-        return ChatView.of(chat, me, members[chat_id])
+            unread = await mentions.unread(session, caller.user_id, [chat_id], tenant=caller.tenant)
+        return ChatView.of(chat, me, members[chat_id], unread_mentions=unread.get(chat_id, 0))
 
     async def _membership(
         self, session: AsyncSession, caller: Caller, chat_id: uuid.UUID

@@ -16,7 +16,7 @@ from parley_chat.domain import errors, events, limits
 from parley_chat.domain.base import ServiceBase, new_member
 from parley_chat.domain.directory import UserRef
 from parley_chat.domain.views import Caller, ChatPage, ChatView, MemberView
-from parley_chat.storage import queries
+from parley_chat.storage import mentions, queries
 from parley_chat.storage.models import Chat
 from parley_core import names
 from parley_core.db import utcnow
@@ -107,9 +107,7 @@ class Chats(ServiceBase):
             # One of the pair left; opening the direct chat again brings both back.
             pair = [UserRef(caller.user_id, caller.username), other]
             await self._restore_direct(caller, chat.id, pair)
-            return await self.get_chat(caller, chat.id)
-        me = next(m for m in members if m.user_id == caller.user_id)
-        return ChatView.of(chat, me, members)
+        return await self.get_chat(caller, chat.id)
 
     async def _restore_direct(
         self, caller: Caller, chat_id: uuid.UUID, pair: list[UserRef]
@@ -151,10 +149,13 @@ class Chats(ServiceBase):
             )
             more = limit is not None and len(rows) > limit
             rows = rows[:limit]
-            members = await queries.members_of(
-                session, [chat.id for chat, _ in rows], tenant=caller.tenant
-            )
-        views = [ChatView.of(chat, me, members[chat.id]) for chat, me in rows]
+            chat_ids = [chat.id for chat, _ in rows]
+            members = await queries.members_of(session, chat_ids, tenant=caller.tenant)
+            unread = await mentions.unread(session, caller.user_id, chat_ids, tenant=caller.tenant)
+        views = [
+            ChatView.of(chat, me, members[chat.id], unread_mentions=unread.get(chat.id, 0))
+            for chat, me in rows
+        ]
         next_cursor = _cursor(views[-1]) if more else None
         return ChatPage(views, next_cursor)
 

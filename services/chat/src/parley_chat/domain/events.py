@@ -29,7 +29,19 @@ class MemberEvent:
     """The chat's last `seq` when the membership changed: a joiner's stream starts there."""
 
 
-ChatEvent = MessageEvent | MemberEvent
+@dataclass(frozen=True, slots=True)
+class ReactionEvent:
+    chat_id: uuid.UUID
+    seq: int
+    emoji: str
+    user_id: uuid.UUID
+    op: Literal["add", "remove"]
+    count: int
+    """How many users react with `emoji` right after this change."""
+    kind: Literal["reaction"] = "reaction"
+
+
+ChatEvent = MessageEvent | MemberEvent | ReactionEvent
 
 
 class Publisher(Protocol):

@@ -35,7 +35,18 @@ CHATS_JOINED = "chats_joined"
 """Chats a user was put in by someone else (creation with members, a member add): counted
 for the user added, so nobody can be dragged into chats faster than this."""
 
-NAMES = (MESSAGE_EDITS, CHAT_CREATIONS, MEMBER_ADDS, READ_MARKERS, TYPING, CHATS_JOINED)
+REACTIONS = "reactions"
+"""Reactions added or removed (each one is a frame to every member of the chat)."""
+
+NAMES = (
+    MESSAGE_EDITS,
+    CHAT_CREATIONS,
+    MEMBER_ADDS,
+    READ_MARKERS,
+    TYPING,
+    CHATS_JOINED,
+    REACTIONS,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from parley_chat import metrics
-from parley_chat.domain import errors, events, limits
+from parley_chat.domain import errors, events, limits, mentions, reading, threads
 from parley_chat.domain.base import ServiceBase
 from parley_chat.domain.views import Caller, MessageView, Page
-from parley_chat.storage import queries
+from parley_chat.storage import mentions as mention_rows
+from parley_chat.storage import queries, reactions
 from parley_chat.storage.models import Message
 from parley_core import names
 from parley_core.db import utcnow
@@ -29,9 +30,16 @@ SEND_WINDOW_SECONDS = 60
 
 class Messages(ServiceBase):
     async def send(
-        self, caller: Caller, chat_id: uuid.UUID, *, body: str, client_msg_id: str | None
+        self,
+        caller: Caller,
+        chat_id: uuid.UUID,
+        *,
+        body: str,
+        client_msg_id: str | None,
+        reply_to: int | None = None,
     ) -> tuple[MessageView, bool]:
-        """Append a message; `(message, False)` when `client_msg_id` was already used."""
+        """Append a message (a reply to the root `reply_to`); `(message, False)` when
+        `client_msg_id` was already used."""
         policy = await self._policy(caller)
         _check_body(body, policy.max_message_chars)
         if client_msg_id is not None and (
@@ -49,8 +57,10 @@ class Messages(ServiceBase):
             raise errors.SendingTooFast(retry_after=window.resets_in)
 
         now = utcnow()
+        root: MessageView | None = None
         try:
             async with self.sessions() as session, session.begin():
+                mentioned = await mentions.resolve(session, chat_id, body, tenant=caller.tenant)
                 seq = await queries.allocate_seq(
                     session, chat_id, caller.user_id, tenant=caller.tenant, now=now
                 )
@@ -65,8 +75,15 @@ class Messages(ServiceBase):
                     body=body,
                     client_msg_id=client_msg_id,
                     created_at=now,
+                    reply_to=reply_to,
+                    mentions=[str(user_id) for user_id in mentioned] or None,
                 )
                 await queries.append(session, message)
+                if reply_to is not None:
+                    root = await threads.count_reply(
+                        session, caller, chat_id, reply_to, seq, now=now
+                    )
+                await mention_rows.record(session, chat_id, seq, mentioned, tenant=caller.tenant)
                 # What I sent, I have read.
                 await queries.advance_read_marker(
                     session, chat_id, caller.user_id, seq, tenant=caller.tenant
@@ -80,6 +97,9 @@ class Messages(ServiceBase):
         metrics.MESSAGES_PERSISTED.inc()
         sent = MessageView.of(message)
         await self.publisher.publish(events.MessageEvent("message", sent))
+        if root is not None:
+            # The root's new thread summary; the stream writes it for a seq already sent.
+            await self.publisher.publish(events.MessageEvent("message.updated", root))
         return sent, True
 
     async def _repeat(
@@ -89,7 +109,12 @@ class Messages(ServiceBase):
             message = await queries.message_by_client_id(
                 session, chat_id, caller.user_id, client_msg_id, tenant=caller.tenant
             )
-            return None if message is None else MessageView.of(message)
+            if message is None:
+                return None
+            (view,) = await reading.views_of(
+                session, [message], caller.user_id, tenant=caller.tenant
+            )
+            return view
 
     async def history(
         self,
@@ -111,12 +136,15 @@ class Messages(ServiceBase):
                 rows = await queries.page_after(
                     session, chat_id, after_seq, limit + 1, tenant=caller.tenant
                 )
-                return Page([MessageView.of(row) for row in rows[:limit]], len(rows) > limit)
-            before = before_seq if before_seq is not None else chat.last_seq + 1
-            rows = await queries.page_before(
-                session, chat_id, before, limit + 1, tenant=caller.tenant
-            )
-            return Page([MessageView.of(row) for row in rows[-limit:]], len(rows) > limit)
+                page = rows[:limit]
+            else:
+                before = before_seq if before_seq is not None else chat.last_seq + 1
+                rows = await queries.page_before(
+                    session, chat_id, before, limit + 1, tenant=caller.tenant
+                )
+                page = rows[-limit:]
+            views = await reading.views_of(session, page, caller.user_id, tenant=caller.tenant)
+            return Page(views, len(rows) > limit)
 
     async def edit(self, caller: Caller, chat_id: uuid.UUID, seq: int, *, body: str) -> MessageView:
         policy = await self._policy(caller)
@@ -130,8 +158,16 @@ class Messages(ServiceBase):
                 raise errors.MessageNotFound("message was deleted")
             message.body = body
             message.edited_at = utcnow()
+            # Mentions follow the body: the ones it no longer names are no longer unread.
+            mentioned = await mentions.resolve(session, chat_id, body, tenant=caller.tenant)
+            message.mentions = [str(user_id) for user_id in mentioned] or None
+            await mention_rows.forget(session, chat_id, seq, tenant=caller.tenant)
+            await mention_rows.record(session, chat_id, seq, mentioned, tenant=caller.tenant)
             session.add(message)
-            edited = MessageView.of(message)
+            await session.flush()
+            (edited,) = await reading.views_of(
+                session, [message], caller.user_id, tenant=caller.tenant
+            )
         await self.publisher.publish(events.MessageEvent("message.updated", edited))
         return edited
 
@@ -147,7 +183,11 @@ class Messages(ServiceBase):
                 message.deleted = True
                 message.body = ""
                 message.edited_at = utcnow()
+                message.mentions = None
                 session.add(message)
+                # Its reactions and mentions go with its body; its thread's replies stay.
+                await reactions.clear(session, chat_id, seq, tenant=caller.tenant)
+                await mention_rows.forget(session, chat_id, seq, tenant=caller.tenant)
             deleted = MessageView.of(message)
         if changed:
             await self.publisher.publish(events.MessageEvent("message.updated", deleted))

@@ -8,7 +8,7 @@ change to the tables never reaches a response by accident (the auth service does
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from parley_chat.domain.directory import TenantPolicy
@@ -53,18 +53,23 @@ class ChatView:
     last_read_seq: int
     """The caller's read marker."""
     members: tuple[MemberView, ...]
+    unread_mentions: int
+    """Mentions of the caller after their read marker."""
 
     @property
     def unread(self) -> int:
         return max(0, self.last_seq - self.last_read_seq)
 
     @classmethod
-    def of(cls, chat: Chat, me: Member, members: list[Member]) -> ChatView:
+    def of(
+        cls, chat: Chat, me: Member, members: list[Member], *, unread_mentions: int = 0
+    ) -> ChatView:
         return views.copy_fields(
             cls,
             chat,
             last_read_seq=me.last_read_seq,
             members=tuple(MemberView.of(member) for member in members),
+            unread_mentions=unread_mentions,
         )
 
 
@@ -73,6 +78,35 @@ class ChatPage:
     chats: list[ChatView]
     next_cursor: str | None
     """Where the next page starts; None on the last page."""
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadView:
+    """A root's summary of its replies."""
+
+    replies: int
+    last_reply_seq: int
+    last_reply_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionView:
+    emoji: str
+    count: int
+    me: bool
+    """Whether the reader is among them; always False where one view goes to many readers
+    (stream frames)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentView:
+    """docs/api.md "Attachments"; no message carries one yet."""
+
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +121,35 @@ class MessageView:
     created_at: datetime
     edited_at: datetime | None
     deleted: bool
+    reply_to: int | None
+    thread: ThreadView | None
+    reactions: tuple[ReactionView, ...]
+    mentions: tuple[uuid.UUID, ...]
+    attachments: tuple[AttachmentView, ...]
 
     @classmethod
-    def of(cls, message: Message) -> MessageView:
-        return views.copy_fields(cls, message)
+    def of(cls, message: Message, reactions: tuple[ReactionView, ...] = ()) -> MessageView:
+        """The message with `reactions` as its reader sees them (`domain.reading`)."""
+        thread = None
+        if message.thread_replies and message.thread_last_seq and message.thread_last_at:
+            thread = ThreadView(
+                message.thread_replies, message.thread_last_seq, message.thread_last_at
+            )
+        return views.copy_fields(
+            cls,
+            message,
+            thread=thread,
+            reactions=reactions,
+            mentions=tuple(uuid.UUID(user_id) for user_id in message.mentions or ()),
+            attachments=(),
+        )
+
+    def for_everyone(self) -> MessageView:
+        """The view as one frame shows it to every member: `me` says nothing there."""
+        if not any(reaction.me for reaction in self.reactions):
+            return self
+        shared = tuple(replace(reaction, me=False) for reaction in self.reactions)
+        return replace(self, reactions=shared)
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,6 +174,19 @@ class ChannelsPublisher:
             key = targets[0] if event.kind == "message" else f"{targets[0]}:{message.seq}"
             self._track(key, payload, targets, sent=sent)
             return sent
+        if isinstance(event, events.ReactionEvent):
+            header = wire.Header(
+                event.kind,
+                event.chat_id,
+                seq=event.seq,
+                user_id=event.user_id,
+                at=time.time(),
+                traceparent=traceparent,
+            )
+            frame = wire.reaction_frame(
+                event.chat_id, event.seq, event.emoji, event.user_id, event.op, event.count
+            )
+            targets = [wire.chat_channel(event.chat_id)]
         else:
             member = event.member
             header = wire.Header(

@@ -124,6 +124,12 @@ class Sequencer:
                 # The log holds the message as edited; reading it closes the gap too.
                 return Verdict(fill=Fill(chat_id, "gap", through=header.seq))
             return WRITE
+        if header.kind == "reaction":
+            # Not a message: it never moves the position. For a message not written yet,
+            # reading the log brings the message with its reactions counted.
+            if header.seq > last:
+                return Verdict(fill=Fill(chat_id, "gap", through=header.seq))
+            return WRITE
         if header.kind == "member.joined":
             return WRITE
         if header.kind == "member.left":

@@ -28,9 +28,9 @@ class Header(msgspec.Struct, omit_defaults=True):
     kind: str
     chat_id: uuid.UUID
     seq: int = 0
-    """For message events, the message's `seq`."""
+    """For message and reaction events, the message's `seq`."""
     user_id: uuid.UUID | None = None
-    """For member and typing events, whose they are."""
+    """For member, typing and reaction events, whose they are."""
     last_seq: int = 0
     """For member events, the chat's last `seq` when the membership changed."""
     at: float = 0.0
@@ -73,8 +73,26 @@ class _TypingFrame(msgspec.Struct):
     type: str = "typing"
 
 
+class _ReactionFrame(msgspec.Struct):
+    chat_id: uuid.UUID
+    seq: int
+    emoji: str
+    user_id: uuid.UUID
+    op: str
+    count: int
+    type: str = "reaction"
+
+
 def message_frame(kind: str, message: MessageView) -> bytes:
-    return _encode(_MessageFrame(kind, message.chat_id, schemas.MessageOut.of(message)))
+    # One frame goes to every member, so its reactions' `me` is false (docs/stream.md).
+    out = schemas.MessageOut.of(message.for_everyone())
+    return _encode(_MessageFrame(kind, message.chat_id, out))
+
+
+def reaction_frame(
+    chat_id: uuid.UUID, seq: int, emoji: str, user_id: uuid.UUID, op: str, count: int
+) -> bytes:
+    return _encode(_ReactionFrame(chat_id, seq, emoji, user_id, op, count))
 
 
 def member_frame(kind: str, chat_id: uuid.UUID, member: MemberView) -> bytes:

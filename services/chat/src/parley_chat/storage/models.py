@@ -2,7 +2,10 @@
 from the access token, and users are known by the ids and usernames auth vouched for.
 
 `messages` is the append-only per-chat log; `chats.last_seq` is both its sequence
-counter and, with `chat_members.last_read_seq`, the read model of unread counts.
+counter and, with `chat_members.last_read_seq`, the read model of unread counts. A
+reply is a message of the log whose `reply_to` names its thread's root; the root keeps
+its thread's summary (`thread_*`), updated in the reply's transaction. Reactions and
+mentions hang off a message by `(chat_id, seq)`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from sqlmodel import Field, SQLModel
 
 from parley_core.db import UTCDateTime
 
-CHAT_TABLES = frozenset({"chats", "chat_members", "messages"})
+CHAT_TABLES = frozenset(
+    {"chats", "chat_members", "messages", "message_reactions", "message_mentions"}
+)
 
 
 class Chat(SQLModel, table=True):
@@ -57,6 +62,16 @@ class Message(SQLModel, table=True):
         sa.UniqueConstraint(
             "chat_id", "sender_id", "client_msg_id", name="uq_messages_idempotency"
         ),
+        # A thread's replies in order; only replies are indexed, so a send that is not a
+        # reply pays nothing for it.
+        sa.Index(
+            "ix_messages_thread",
+            "chat_id",
+            "reply_to",
+            "seq",
+            postgresql_where=sa.text("reply_to IS NOT NULL"),
+            sqlite_where=sa.text("reply_to IS NOT NULL"),
+        ),
     )
 
     chat_id: uuid.UUID = Field(foreign_key="chats.id", ondelete="CASCADE", primary_key=True)
@@ -70,3 +85,40 @@ class Message(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     deleted: bool = False
+    reply_to: int | None = None
+    """The `seq` of the thread's root (a message of the same chat) when this is a reply."""
+    thread_replies: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """On a root: its replies, counted in each reply's transaction."""
+    thread_last_seq: int | None = None
+    thread_last_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    mentions: list[str] | None = Field(
+        default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True)
+    )
+    """The ids of the members the body mentions, in the order it names them (None: none).
+    `message_mentions` holds the same, indexed for counting a member's unread mentions."""
+
+
+class Reaction(SQLModel, table=True):
+    """One user's reaction with one emoji to one message: counts are `count(*)`, exact
+    by construction, and a repeat of the same reaction is the same row."""
+
+    __tablename__ = "message_reactions"
+
+    chat_id: uuid.UUID = Field(foreign_key="chats.id", ondelete="CASCADE", primary_key=True)
+    seq: int = Field(primary_key=True)
+    emoji: str = Field(max_length=64, primary_key=True)
+    user_id: uuid.UUID = Field(primary_key=True)
+    tenant: str = Field(max_length=32)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Mention(SQLModel, table=True):
+    """A member named in a message. The key's order is the index `unread_mentions` reads:
+    one member's mentions in one chat, past their read marker."""
+
+    __tablename__ = "message_mentions"
+
+    chat_id: uuid.UUID = Field(foreign_key="chats.id", ondelete="CASCADE", primary_key=True)
+    user_id: uuid.UUID = Field(primary_key=True)
+    seq: int = Field(primary_key=True)
+    tenant: str = Field(max_length=32)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from parley_chat.storage.models import Chat, Member, Message
+from parley_chat.storage.models import Chat, Member, Mention, Message, Reaction
 
 
 async def lock_chat(session: AsyncSession, chat_id: uuid.UUID, *, tenant: str) -> Chat | None:
@@ -243,5 +243,5 @@ async def page_before(
 
 async def purge_tenant(session: AsyncSession, *, tenant: str) -> None:
     # Children first, so the purge does not depend on SQLite's foreign-key pragma.
-    for model in (Message, Member, Chat):
+    for model in (Reaction, Mention, Message, Member, Chat):
         await session.exec(sa.delete(model).where(col(model.tenant) == tenant))
