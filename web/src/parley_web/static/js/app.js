@@ -96,6 +96,7 @@ async function submitAuth(event) {
     }
     await session.login(tenant, username, password);
     $("auth-password").value = "";
+    setMode("login"); // what the form offers after logging out
     await enterApp();
   } catch (error) {
     $("auth-error").textContent =
@@ -297,6 +298,8 @@ async function openChat(chatId, { focus = true } = {}) {
 
 function closeChat() {
   const was = state.openId;
+  clearTimeout(readTimer);
+  markRead(was); // what was on screen has been seen, even if closed at once
   state.openId = null;
   history.replaceState(null, "", location.pathname + location.search);
   $("message-list").replaceChildren();
@@ -568,6 +571,7 @@ async function removeMessage(chatId, message, button) {
   if (button.dataset.confirm !== "yes") {
     button.dataset.confirm = "yes";
     button.textContent = "Really delete?";
+    button.setAttribute("aria-label", `Really delete message ${message.seq}?`);
     return;
   }
   try {
@@ -607,8 +611,8 @@ function markReadSoon() {
   readTimer = setTimeout(markRead, 300);
 }
 
-async function markRead() {
-  const chat = state.chats.get(state.openId);
+async function markRead(chatId = state.openId) {
+  const chat = state.chats.get(chatId);
   if (!chat || document.visibilityState !== "visible") return;
   const seq = chat.last_seq;
   if (seq <= chat.last_read_seq) return;
