@@ -27,6 +27,7 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+_PROBES = ("/healthz", "/readyz")
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -90,7 +91,8 @@ def load_files(api_url: str = "") -> dict[str, File]:
 
 
 class WebApp:
-    """The web client's files at `/`; `/healthz` for the web image's probes."""
+    """The web client's files at `/`; `/healthz` and `/readyz` for the web image's probes
+    (the files are read at start, so a process that answers is ready)."""
 
     def __init__(self, *, api_url: str = "", healthz: bool = True) -> None:
         self.files = load_files(api_url)
@@ -105,7 +107,7 @@ class WebApp:
         ]
 
     def serves(self, path: str) -> bool:
-        return path in self.files or (self.healthz and path == "/healthz")
+        return path in self.files or (self.healthz and path in _PROBES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -120,7 +122,7 @@ class WebApp:
             return
         method = scope["method"]
         path = scope["path"]
-        if self.healthz and path == "/healthz":
+        if self.healthz and path in _PROBES:
             await self._answer(send, 200, b"ok", "text/plain; charset=utf-8", method=method)
             return
         found = self.files.get(path)

@@ -10,7 +10,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class WebSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PARLEY_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PARLEY_",
+        env_file=".env",
+        extra="ignore",
+        validate_default=True,
+        use_attribute_docstrings=True,
+    )
 
     host: str = "127.0.0.1"
     """Address the web client's file server listens on."""
@@ -19,8 +25,8 @@ class WebSettings(BaseSettings):
     web_api_url: str = ""
     """Origin of the Parley API when it is not the page's own (e.g.
     `https://api.chat.example.com`); it is added to the page's `connect-src` and told to the
-    client. Empty: the API is behind the same host, as with the chart's Ingress. The API must
-    then list the page's origin in `PARLEY_CORS_ORIGINS`."""
+    client; the API must then list the page's origin in `PARLEY_CORS_ORIGINS`. Empty: the API
+    is behind the same host, as with the chart's Ingress."""
 
     @field_validator("web_api_url")
     @classmethod
