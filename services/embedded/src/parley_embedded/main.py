@@ -89,6 +89,7 @@ def serve() -> None:
     # Plain text on stderr for the person at the terminal; the JSON logs stay on stdout.
     print(
         f"\nParley is running at {url}  (tenant '{DEFAULT_TENANT}', self-registration on)\n"
+        f"Web client: open {url}/ in a browser\n"
         f"Admin token for /internal routes: {settings.admin_token.get_secret_value()}\n"
         f"Data in {settings.data_dir.resolve()}/\n",
         file=sys.stderr,

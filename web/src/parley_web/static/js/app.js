@@ -23,6 +23,7 @@ const state = {
   pending: new Map(), // client_msg_id -> a message not acknowledged yet
   openId: null,
   typing: new Map(), // chat id -> Map(username -> timer)
+  presence: new Map(), // user id -> status, when the server has presence (second wave)
   lastTypingSent: 0,
   mode: "login",
 };
@@ -124,6 +125,7 @@ async function enterApp() {
   $("app-view").hidden = false;
   $("me").textContent = `${state.me.display_name || state.me.username} · ${state.me.tenant}`;
   await loadChats(true);
+  detectSearch();
   stream = new Stream(session, { cursors, onFrame, onState: showConnection, onReady });
   stream.start();
   const wanted = new URLSearchParams(location.hash.slice(1)).get("chat");
@@ -692,6 +694,10 @@ function onFrame(frame) {
     case "typing":
       if (frame.user_id !== state.me.id) showTyping(frame.chat_id, frame.username);
       break;
+    case "presence":
+      state.presence.set(frame.user_id, frame.status);
+      if (state.openId && !$("members-panel").hidden) renderMembers();
+      break;
     default:
       if (frame.message && frame.chat_id && state.timelines.has(frame.chat_id)) {
         addMessages(frame.chat_id, [frame.message]); // e.g. a reaction carrying its message
@@ -710,6 +716,7 @@ function renderMembers() {
       memberItem(member, {
         me: state.me,
         owner,
+        presence: state.presence.get(member.user_id),
         onRemove: () => removeMember(chat.id, member.username),
       }),
     ),
@@ -723,6 +730,7 @@ function toggleMembers() {
   $("members-toggle").setAttribute("aria-expanded", String(!panel.hidden));
   if (!panel.hidden) {
     renderMembers();
+    loadPresence();
     panel.querySelector("button, input")?.focus();
   }
 }
@@ -810,6 +818,66 @@ function suggestUsers(event) {
   }, 200);
 }
 
+// ---- second-wave features, shown only when the server has them ---------------------
+
+async function loadPresence() {
+  const chat = state.chats.get(state.openId);
+  if (!chat || state.presenceMissing) return;
+  const query = (chat.members || []).map((m) => `user_id=${encodeURIComponent(m.user_id)}`).join("&");
+  try {
+    const { presence } = await session.request("GET", `/v1/presence?${query}`);
+    for (const entry of presence) state.presence.set(entry.user_id, entry.status);
+    renderMembers();
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 404 || error.status === 405)) state.presenceMissing = true;
+  }
+}
+
+async function detectSearch() {
+  try {
+    await session.request("GET", "/v1/search?q=parley&limit=1");
+  } catch (error) {
+    // A missing route is 404 (or 405); a 4xx about the query still means search is there.
+    if (!(error instanceof ApiError) || error.status === 404 || error.status === 405) return;
+  }
+  $("search-form").hidden = false;
+}
+
+async function search(event) {
+  event.preventDefault();
+  const q = $("search-input").value.trim();
+  $("search-results").hidden = !q;
+  if (!q) return;
+  $("search-summary").textContent = "Searching…";
+  try {
+    const { results } = await session.request("GET", `/v1/search?q=${encodeURIComponent(q)}&limit=20`);
+    $("search-summary").textContent = results.length
+      ? `${results.length} message${results.length === 1 ? "" : "s"} found`
+      : "Nothing found.";
+    $("search-list").replaceChildren(
+      ...results.map(({ chat_id: chatId, message }) => {
+        const chat = state.chats.get(chatId);
+        return el(
+          "li",
+          {},
+          el(
+            "button",
+            { type: "button", class: "chat-item", onclick: () => openChat(chatId) },
+            el(
+              "span",
+              { class: "chat-name" },
+              `${chat ? chatTitle(chat, state.me) : "Chat"} · ${message.sender_username}`,
+              el("span", { class: "result-body", text: message.body }),
+            ),
+          ),
+        );
+      }),
+    );
+  } catch (error) {
+    $("search-summary").textContent = describe(error);
+  }
+}
+
 // ---- start --------------------------------------------------------------------------
 
 async function loadConfig() {
@@ -836,6 +904,10 @@ function wire() {
     showAuth();
   });
   $("chat-list").addEventListener("keydown", chatListKeys);
+  $("search-form").addEventListener("submit", search);
+  $("search-input").addEventListener("input", () => {
+    if (!$("search-input").value) $("search-results").hidden = true;
+  });
   $("more-chats").addEventListener("click", () => loadChats(false, state.nextCursor));
   $("new-chat").addEventListener("click", openNewChat);
   $("new-chat-form").addEventListener("submit", createChat);

@@ -145,11 +145,14 @@ function reactions(message, actions) {
   return list;
 }
 
-export function memberItem(member, { me, owner, onRemove }) {
+export function memberItem(member, { me, owner, presence, onRemove }) {
   const canRemove = member.user_id !== me.id && owner;
   return el(
     "li",
     {},
+    presence
+      ? el("span", { class: "presence", role: "img", "aria-label": presence, dataset: { status: presence } })
+      : null,
     el("span", { text: member.username }),
     member.role === "owner" ? el("span", { class: "role", text: "owner" }) : null,
     canRemove
