@@ -1,4 +1,4 @@
-"""skaffold.yaml builds the three images from the one Dockerfile and deploys the charts in
+"""skaffold.yaml builds the four images from the one Dockerfile and deploys the charts in
 dependency order, setting image values that exist in the charts; the dev profile targets a
 local kind cluster. (skaffold itself cannot be installed here: these checks read the file.)"""
 
@@ -19,9 +19,14 @@ def config() -> dict[str, Any]:
     return loaded
 
 
-def test_skaffold_builds_the_three_images_from_the_one_dockerfile() -> None:
+def test_skaffold_builds_the_four_images_from_the_one_dockerfile() -> None:
     artifacts = config()["build"]["artifacts"]
-    assert [a["image"] for a in artifacts] == ["parley-auth", "parley-chat", "parley-operator"]
+    assert [a["image"] for a in artifacts] == [
+        "parley-auth",
+        "parley-chat",
+        "parley-operator",
+        "parley-web",
+    ]
     for artifact in artifacts:
         assert artifact["context"] == "."
         docker = artifact["docker"]

@@ -11,6 +11,8 @@ from typing import Any, cast
 
 from litestar import Litestar
 
+from parley_web import files
+
 # Plain ASGI 3 types: Litestar's own Scope and Send leave out the lifespan protocol,
 # which a dispatcher has to speak.
 Message = MutableMapping[str, Any]
@@ -30,10 +32,11 @@ _TENANT_PATH = re.compile(r"^/internal/v1/tenants/[^/]+/?$")
 
 
 class Dispatcher:
-    def __init__(self, *, auth: Litestar, chat: Litestar) -> None:
+    def __init__(self, *, auth: Litestar, chat: Litestar, web: files.WebApp | None = None) -> None:
         self._apps = (auth, chat)
         self._auth = asgi(auth)
         self._chat = asgi(chat)
+        self._web = web
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -42,6 +45,9 @@ class Dispatcher:
         path: str = scope["path"]
         if path.startswith(CHAT_PREFIXES):
             await self._chat(scope, receive, send)
+        elif self._web is not None and scope["type"] == "http" and self._web.serves(path):
+            # The web client's files (docs/web.md): a path no service route uses.
+            await self._web(scope, receive, send)
         elif scope["type"] == "http" and scope["method"] == "DELETE" and _TENANT_PATH.match(path):
             await self._purge_tenant(scope, receive, send)
         else:

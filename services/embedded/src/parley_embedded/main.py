@@ -24,6 +24,7 @@ from parley_chat.storage import migrations as chat_migrations
 from parley_core import logging as parley_logging
 from parley_core import migrations, secretfiles, serving, telemetry
 from parley_embedded import dispatch
+from parley_web import files as web_files
 
 DEFAULT_TENANT = "default"
 
@@ -69,7 +70,9 @@ def create_app(
             )
 
     app.on_startup.append(ensure_default_tenant)
-    return dispatch.Dispatcher(auth=app, chat=chat)
+    # healthz=False: /healthz stays auth's, the service probe of the contract.
+    web = web_files.WebApp(healthz=False)
+    return dispatch.Dispatcher(auth=app, chat=chat, web=web)
 
 
 cli = typer.Typer(add_completion=False)
@@ -86,6 +89,7 @@ def serve() -> None:
     # Plain text on stderr for the person at the terminal; the JSON logs stay on stdout.
     print(
         f"\nParley is running at {url}  (tenant '{DEFAULT_TENANT}', self-registration on)\n"
+        f"Web client: open {url}/ in a browser\n"
         f"Admin token for /internal routes: {settings.admin_token.get_secret_value()}\n"
         f"Data in {settings.data_dir.resolve()}/\n",
         file=sys.stderr,
