@@ -55,7 +55,7 @@ class Embedded(processes.Started):
                 for key, value in os.environ.items()
                 if not key.startswith("PARLEY_") or key == "PARLEY_REQUIRE_SERVICES"
             },
-            **auth.CHEAP_ARGON2_ENV,
+            **auth.PROCESS_ENV,
             "PARLEY_PORT": str(self.port),
             "PARLEY_LOG_LEVEL": "WARNING",
             **{f"PARLEY_{name.upper()}": value for name, value in settings.items()},
