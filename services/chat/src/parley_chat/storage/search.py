@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from parley_chat.storage.models import Member, Message
 from parley_core.db import UTCDateTime
@@ -64,7 +65,24 @@ async def search(
     created time, then chat id, then seq, so the order is total and a cursor exact)."""
     if not words or not chat_ids:
         return []
-    statement = (
+    dialect = (await session.connection()).dialect.name
+    found = await session.exec(
+        statement(dialect, words, chat_ids, tenant=tenant, after=after, limit=limit)
+    )
+    return list(found)
+
+
+def statement(
+    dialect: str,
+    words: Sequence[Word],
+    chat_ids: Sequence[uuid.UUID],
+    *,
+    tenant: str,
+    after: Position | None,
+    limit: int,
+) -> SelectOfScalar[Message]:
+    """The search as one statement for `dialect` (bench/search.py explains it)."""
+    query = (
         select(Message)
         .where(
             col(Message.tenant) == tenant,
@@ -77,7 +95,7 @@ async def search(
         .limit(limit)
     )
     if after is not None:
-        statement = statement.where(
+        query = query.where(
             sa.tuple_(col(Message.created_at), col(Message.chat_id), col(Message.seq))
             < sa.tuple_(
                 sa.literal(after.created_at, UTCDateTime()),
@@ -85,16 +103,13 @@ async def search(
                 sa.literal(after.seq, sa.Integer()),
             )
         )
-    if (await session.connection()).dialect.name == "sqlite":
+    if dialect == "sqlite":
         rowid: sa.ColumnElement[int] = sa.literal_column("messages.rowid")
-        statement = statement.join(FTS_TABLE, FTS_TABLE.c.rowid == rowid).where(
+        return query.join(FTS_TABLE, FTS_TABLE.c.rowid == rowid).where(
             FTS_TABLE.c.messages_fts.match(fts5_query(words))
         )
-    else:
-        statement = statement.where(
-            sa.literal_column("messages.search_vector").op("@@")(tsquery(words))
-        )
-    return list(await session.exec(statement))
+    vector: sa.ColumnElement[Any] = sa.literal_column("messages.search_vector")
+    return query.where(vector.op("@@")(tsquery(words)))
 
 
 def fts5_query(words: Sequence[Word]) -> str:
