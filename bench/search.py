@@ -147,8 +147,8 @@ async def measure(url: str, repeats: int) -> None:
     sessions = db.sessionmaker(engine)
     rng = random.Random(3)
     vocabulary = words()
-    async with sessions() as session:
-        found = await session.execute(
+    async with engine.connect() as connection:
+        found = await connection.execute(
             sa.text("SELECT DISTINCT user_id FROM chat_members ORDER BY user_id")
         )
         users: list[uuid.UUID] = [row[0] for row in found]
@@ -165,18 +165,25 @@ async def measure(url: str, repeats: int) -> None:
                     await search.search(session, terms, scope, tenant=TENANT, after=None, limit=51)
                 samples.append((time.perf_counter() - started) * 1000)
             print(f"{name:28} {harness.latency(samples)}")
-        for label, q in (("the most common word", vocabulary[0]), ("a rare word", vocabulary[-1])):
+        for label, q in (
+            ("the most common word", vocabulary[0]),
+            ("a rare word", vocabulary[-1]),
+            ("a 4-letter prefix", vocabulary[300][:4] + "*"),
+        ):
             async with sessions() as session:
                 connection = await session.connection()
                 scope = await search.member_chat_ids(session, users[0], tenant=TENANT)
+                terms = parse_query(q)
+                walk = await search.is_common(connection, terms)
                 query = search.statement(
-                    "postgresql", parse_query(q), scope, tenant=TENANT, after=None, limit=51
+                    "postgresql", terms, scope, tenant=TENANT, after=None, limit=51, walk=walk
                 )
-                compiled = query.compile(
-                    dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+                compiled = query.compile(dialect=connection.dialect)
+                plan = await connection.exec_driver_sql(
+                    f"EXPLAIN (ANALYZE, BUFFERS) {compiled}", compiled.params
                 )
-                plan = await connection.execute(sa.text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}"))
-                print(f"\nplan for {label} ({q!r}):")
+                how = "walking each chat" if walk else "one GIN lookup"
+                print(f"\nplan for {label} ({q!r}), {how}:")
                 print("\n".join(row[0] for row in plan))
     finally:
         await engine.dispose()

@@ -3,10 +3,14 @@ PostgreSQL (tsvector): both backends find the same messages for the contract's r
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 
+from parley_chat.domain import search as domain_search
+from parley_chat.storage import search as search_storage
+from parley_core import db
 from support.chat import ChatApi, User
 from support.chat_routes import MESSAGE_FIELDS, delete, edit, remove
 from support.chat_search import every_page, found, search
@@ -290,3 +294,52 @@ def test_a_bad_cursor_limit_or_chat_id_is_a_422_naming_it(
         for value in values:
             with case(name, value):
                 invalid(search(chats, alice, "hello", **{name: value}), name)
+
+
+# -- PostgreSQL's two plans ----------------------------------------------------------------
+
+
+def test_walking_the_chats_and_the_index_lookup_find_the_same_messages(
+    chats: ChatApi, database_url: str
+) -> None:
+    """On PostgreSQL the search walks each chat for common words and looks rare ones up in
+    the GIN index (storage/search.py); whichever it picks, the answer is the same."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one plan")
+    alice, bob = chats.users(2)
+    one, two = chats.group(alice, bob)["id"], chats.group(alice, bob)["id"]
+    for n in range(12):
+        chats.send(alice, (one, two)[n % 3 == 0], f"Café n{n} {'common ' * (n % 2)}word{n % 4}")
+    chats.send(bob, one, "word1 gone")
+    delete(chats, bob, one, chats.chat(bob, one)["last_seq"])
+    queries = ("common", "café word1", "word*", "wo* common", "n1*", "nothing")
+
+    async def both() -> list[tuple[list[str], list[str]]]:
+        engine = db.create_engine(database_url)
+        try:
+            async with db.sessionmaker(engine)() as session:
+                scope = [uuid.UUID(one), uuid.UUID(two)]
+                answers = []
+                for q in queries:
+                    found = []
+                    for walk in (True, False):
+                        query = search_storage.statement(
+                            "postgresql",
+                            domain_search.parse_query(q),
+                            scope,
+                            tenant=alice.tenant,
+                            after=None,
+                            limit=50,
+                            walk=walk,
+                        )
+                        found.append([m.body for m in await session.exec(query)])
+                    answers.append((found[0], found[1]))
+                return answers
+        finally:
+            await engine.dispose()
+
+    for q, (walked, looked_up) in zip(queries, asyncio.run(both()), strict=True):
+        with case(q):
+            assert walked == looked_up
+            assert walked == found(chats, bob, q)
+    assert len(found(chats, bob, "word*")) == 12

@@ -57,6 +57,8 @@ class Message(SQLModel, table=True):
         sa.UniqueConstraint(
             "chat_id", "sender_id", "client_msg_id", name="uq_messages_idempotency"
         ),
+        # Search walks a chat newest first (storage/search.py, docs/search.md).
+        sa.Index("ix_messages_chat_created", "chat_id", "created_at", "seq"),
     )
 
     chat_id: uuid.UUID = Field(foreign_key="chats.id", ondelete="CASCADE", primary_key=True)

@@ -16,6 +16,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -65,11 +68,52 @@ async def search(
     created time, then chat id, then seq, so the order is total and a cursor exact)."""
     if not words or not chat_ids:
         return []
-    dialect = (await session.connection()).dialect.name
+    connection = await session.connection()
+    walk = False
+    if connection.dialect.name == "postgresql":
+        # Plan each search for its words: a generic plan (psycopg prepares a statement
+        # run often) would pick one strategy for common and rare words alike.
+        await connection.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        walk = await is_common(connection, words)
     found = await session.exec(
-        statement(dialect, words, chat_ids, tenant=tenant, after=after, limit=limit)
+        statement(
+            connection.dialect.name,
+            words,
+            chat_ids,
+            tenant=tenant,
+            after=after,
+            limit=limit,
+            walk=walk,
+        )
     )
     return list(found)
+
+
+COMMON_FRACTION = 0.05
+"""docs/search.md "Performance": words in at least this share of all messages are found by
+walking each chat newest first; rarer ones through the GIN index."""
+
+
+async def is_common(connection: AsyncConnection, words: Sequence[Word]) -> bool:
+    """Whether PostgreSQL expects at least `COMMON_FRACTION` of all messages to hold every
+    word: its own estimate, from the statistics `ANALYZE` keeps on the index's column."""
+    vector: sa.ColumnElement[Any] = sa.literal_column("search_vector")
+    probe = (
+        sa.select(sa.literal(1))
+        .select_from(sa.table("messages"))
+        .where(vector.op("@@")(tsquery(words)))
+    )
+    compiled = probe.compile(dialect=connection.dialect)
+    plan = (
+        await connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
+    ).scalar_one()
+    expected = float(plan[0]["Plan"]["Plan Rows"])
+    total = (
+        await connection.execute(
+            sa.text("SELECT greatest(reltuples, 1) FROM pg_class WHERE oid = 'messages'::regclass")
+        )
+    ).scalar_one()
+    return expected / float(total) >= COMMON_FRACTION
 
 
 def statement(
@@ -80,36 +124,70 @@ def statement(
     tenant: str,
     after: Position | None,
     limit: int,
+    walk: bool = False,
 ) -> SelectOfScalar[Message]:
-    """The search as one statement for `dialect` (bench/search.py explains it)."""
-    query = (
-        select(Message)
-        .where(
-            col(Message.tenant) == tenant,
-            col(Message.chat_id).in_(chat_ids),
-            col(Message.deleted).is_(False),
+    """The search as one statement for `dialect` (bench/search.py explains it).
+
+    docs/search.md "Performance": on PostgreSQL, a common word (`walk`) is found by walking
+    each chat newest first until it has a page, then keeping the newest of those pages; a
+    rarer one by one GIN lookup for the words, narrowed to the chats. The walk alone would
+    read every message of the caller's chats for a rare word; the lookup alone would fetch
+    every match of a common word before it could sort them.
+    """
+    if dialect == "sqlite":
+        rowid: sa.ColumnElement[int] = sa.literal_column("messages.rowid")
+        return (
+            _newest_first(select(Message), tenant=tenant, after=after, limit=limit)
+            .where(col(Message.chat_id).in_(chat_ids))
+            .join(FTS_TABLE, FTS_TABLE.c.rowid == rowid)
+            .where(FTS_TABLE.c.messages_fts.match(fts5_query(words)))
         )
+    vector: sa.ColumnElement[Any] = sa.literal_column("messages.search_vector")
+    matches = vector.op("@@")(tsquery(words))
+    ids = sa.literal(list(chat_ids), postgresql.ARRAY(sa.Uuid()))
+    if not walk:
+        return _newest_first(select(Message), tenant=tenant, after=after, limit=limit).where(
+            col(Message.chat_id) == sa.any_(ids), matches
+        )
+    scope = sa.func.unnest(ids).table_valued("chat_id").render_derived(name="scope")
+    per_chat = (
+        _newest_first(select(Message), tenant=tenant, after=after, limit=limit)
+        # `IS TRUE` keeps the GIN index out of each chat's walk: one lookup per chat
+        # would read a common word's whole posting list once for every chat.
+        .where(col(Message.chat_id) == scope.c.chat_id, matches.is_(True))
+        .subquery()
+        .lateral("found")
+    )
+    found = aliased(Message, per_chat)
+    return (
+        select(found)
+        .select_from(scope)
+        .join(per_chat, sa.true())
+        .order_by(col(found.created_at).desc(), col(found.chat_id).desc(), col(found.seq).desc())
+        .limit(limit)
+    )
+
+
+def _newest_first(
+    query: SelectOfScalar[Message], *, tenant: str, after: Position | None, limit: int
+) -> SelectOfScalar[Message]:
+    query = (
+        query.where(col(Message.tenant) == tenant, col(Message.deleted).is_(False))
         .order_by(
             col(Message.created_at).desc(), col(Message.chat_id).desc(), col(Message.seq).desc()
         )
         .limit(limit)
     )
-    if after is not None:
-        query = query.where(
-            sa.tuple_(col(Message.created_at), col(Message.chat_id), col(Message.seq))
-            < sa.tuple_(
-                sa.literal(after.created_at, UTCDateTime()),
-                sa.literal(after.chat_id, sa.Uuid()),
-                sa.literal(after.seq, sa.Integer()),
-            )
+    if after is None:
+        return query
+    return query.where(
+        sa.tuple_(col(Message.created_at), col(Message.chat_id), col(Message.seq))
+        < sa.tuple_(
+            sa.literal(after.created_at, UTCDateTime()),
+            sa.literal(after.chat_id, sa.Uuid()),
+            sa.literal(after.seq, sa.Integer()),
         )
-    if dialect == "sqlite":
-        rowid: sa.ColumnElement[int] = sa.literal_column("messages.rowid")
-        return query.join(FTS_TABLE, FTS_TABLE.c.rowid == rowid).where(
-            FTS_TABLE.c.messages_fts.match(fts5_query(words))
-        )
-    vector: sa.ColumnElement[Any] = sa.literal_column("messages.search_vector")
-    return query.where(vector.op("@@")(tsquery(words)))
+    )
 
 
 def fts5_query(words: Sequence[Word]) -> str:
