@@ -343,3 +343,16 @@ def test_walking_the_chats_and_the_index_lookup_find_the_same_messages(
             assert walked == looked_up
             assert walked == found(chats, bob, q)
     assert len(found(chats, bob, "word*")) == 12
+
+
+def test_raw_bytes_in_the_query_string_are_never_a_server_error(
+    chats: ChatApi, pair: tuple[User, User, str]
+) -> None:
+    alice, _, chat_id = pair
+    chats.send(alice, chat_id, "first")
+    for raw in ("%ff%fe", "%00", "first%00", "%ED%A0%80", "%C0%AF", "first&q=second", "%"):
+        with case(raw):
+            response = chats.http.get(f"/v1/search?q={raw}", headers=alice.headers)
+            assert response.status_code in (200, 400, 422), response.text
+            if response.status_code != 200:
+                problem(response)
