@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 import harness
 import psycopg
 import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from parley_chat.domain.search import parse_query
 from parley_chat.storage import migrations as chat_migrations
@@ -153,18 +154,21 @@ async def measure(url: str, repeats: int) -> None:
         )
         users: list[uuid.UUID] = [row[0] for row in found]
     try:
+        print(f"{'':28} {'round trip (wall clock)':34} in the database (EXPLAIN ANALYZE)")
         for name, make in query_kinds(vocabulary).items():
-            samples = []
+            samples, inside = [], []
             for n in range(repeats):
                 terms = parse_query(make(rng))
                 user_id = users[n % len(users)]
                 started = time.perf_counter()
-                # The two queries the service runs: the caller's chats, then the page.
+                # What the service runs: the caller's chats, then the page.
                 async with sessions() as session:
                     scope = await search.member_chat_ids(session, user_id, tenant=TENANT)
                     await search.search(session, terms, scope, tenant=TENANT, after=None, limit=51)
                 samples.append((time.perf_counter() - started) * 1000)
-            print(f"{name:28} {harness.latency(samples)}")
+                async with sessions() as session:
+                    inside.append(await execution_ms(session, terms, scope))
+            print(f"{name:28} {harness.latency(samples)}   {harness.latency(inside)}")
         for label, q in (
             ("the most common word", vocabulary[0]),
             ("a rare word", vocabulary[-1]),
@@ -187,6 +191,22 @@ async def measure(url: str, repeats: int) -> None:
                 print("\n".join(row[0] for row in plan))
     finally:
         await engine.dispose()
+
+
+async def execution_ms(
+    session: AsyncSession, terms: list[search.Word], scope: list[uuid.UUID]
+) -> float:
+    """The page query's own time in PostgreSQL, without the round trips around it."""
+    connection = await session.connection()
+    walk = await search.is_common(connection, terms)
+    query = search.statement(
+        "postgresql", terms, scope, tenant=TENANT, after=None, limit=51, walk=walk
+    )
+    compiled = query.compile(dialect=connection.dialect)
+    plan = await connection.exec_driver_sql(
+        f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}", compiled.params
+    )
+    return float(plan.scalar_one()[0]["Execution Time"])
 
 
 def main() -> None:
