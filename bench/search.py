@@ -178,7 +178,7 @@ async def measure(url: str, repeats: int) -> None:
                 connection = await session.connection()
                 scope = await search.member_chat_ids(session, users[0], tenant=TENANT)
                 terms = parse_query(q)
-                walk = await search.is_common(connection, terms)
+                walk = await search.is_common(connection, terms, scope, tenant=TENANT, limit=51)
                 query = search.statement(
                     "postgresql", terms, scope, tenant=TENANT, after=None, limit=51, walk=walk
                 )
@@ -198,7 +198,7 @@ async def execution_ms(
 ) -> float:
     """The page query's own time in PostgreSQL, without the round trips around it."""
     connection = await session.connection()
-    walk = await search.is_common(connection, terms)
+    walk = await search.is_common(connection, terms, scope, tenant=TENANT, limit=51)
     query = search.statement(
         "postgresql", terms, scope, tenant=TENANT, after=None, limit=51, walk=walk
     )

@@ -74,7 +74,7 @@ async def search(
         # Plan each search for its words: a generic plan (psycopg prepares a statement
         # run often) would pick one strategy for common and rare words alike.
         await connection.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        walk = await is_common(connection, words)
+        walk = await is_common(connection, words, chat_ids, tenant=tenant, limit=limit)
     found = await session.exec(
         statement(
             connection.dialect.name,
@@ -89,14 +89,26 @@ async def search(
     return list(found)
 
 
-COMMON_FRACTION = 0.05
-"""docs/search.md "Performance": words in at least this share of all messages are found by
-walking each chat newest first; rarer ones through the GIN index."""
+POSTINGS_PER_ROW = 100
+"""What reading one message costs in GIN postings read (a posting is a few bytes in a
+compressed list; a message is a random read of the heap): a rough weight, not a figure."""
 
 
-async def is_common(connection: AsyncConnection, words: Sequence[Word]) -> bool:
-    """Whether PostgreSQL expects at least `COMMON_FRACTION` of all messages to hold every
-    word: its own estimate, from the statistics `ANALYZE` keeps on the index's column."""
+async def is_common(
+    connection: AsyncConnection,
+    words: Sequence[Word],
+    chat_ids: Sequence[uuid.UUID],
+    *,
+    tenant: str,
+    limit: int,
+) -> bool:
+    """Whether walking the chats reads fewer messages than one GIN lookup would
+    (docs/search.md "Performance"), from PostgreSQL's own estimate of the share `f` of all
+    messages that hold every word, from the statistics `ANALYZE` keeps on the column.
+
+    The walk reads about `limit / f` messages per chat, at most all of the chats'
+    messages; the lookup reads the words' postings (`f` of the whole table) and every
+    match in the chats (`f` of their messages)."""
     vector: sa.ColumnElement[Any] = sa.literal_column("search_vector")
     probe = (
         sa.select(sa.literal(1))
@@ -107,13 +119,22 @@ async def is_common(connection: AsyncConnection, words: Sequence[Word]) -> bool:
     plan = (
         await connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
     ).scalar_one()
-    expected = float(plan[0]["Plan"]["Plan Rows"])
-    total = (
-        await connection.execute(
-            sa.text("SELECT greatest(reltuples, 1) FROM pg_class WHERE oid = 'messages'::regclass")
+    sizes = await connection.execute(
+        sa.text(
+            "SELECT (SELECT greatest(reltuples, 1) FROM pg_class"
+            "        WHERE oid = 'messages'::regclass),"
+            " (SELECT coalesce(sum(last_seq), 0) FROM chats"
+            "  WHERE id = ANY(:chat_ids) AND tenant = :tenant)"
+        ).bindparams(
+            sa.bindparam("chat_ids", list(chat_ids), type_=postgresql.ARRAY(sa.Uuid())),
+            sa.bindparam("tenant", tenant),
         )
-    ).scalar_one()
-    return expected / float(total) >= COMMON_FRACTION
+    )
+    total, in_chats = (float(value) for value in sizes.one())
+    share = min(1.0, max(float(plan[0]["Plan"]["Plan Rows"]) / total, 1e-9))
+    walked = min(in_chats, len(chat_ids) * limit / share)
+    looked_up = share * in_chats + share * total / POSTINGS_PER_ROW
+    return walked < looked_up
 
 
 def statement(
