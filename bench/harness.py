@@ -50,7 +50,7 @@ def arguments(description: str | None) -> argparse.ArgumentParser:
 
 
 @contextmanager
-def database(admin_url: str) -> Iterator[str]:
+def database(admin_url: str, *, keep: bool = False) -> Iterator[str]:
     engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     name = f"parley_bench_{uuid.uuid4().hex[:8]}"
     with engine.connect() as connection:
@@ -58,8 +58,9 @@ def database(admin_url: str) -> Iterator[str]:
     try:
         yield sa.engine.make_url(admin_url).set(database=name).render_as_string(False)
     finally:
-        with engine.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not keep:
+            with engine.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
 
 

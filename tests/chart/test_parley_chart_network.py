@@ -30,6 +30,7 @@ API_PATHS: dict[str, str | None] = {
     "/v1/chats/{chat_id}/messages": "chat",
     "/v1/chats/{chat_id}/messages/{seq}": "chat",
     "/v1/chats/{chat_id}/read": "chat",
+    "/v1/search": "chat",
     "/v1/stream": "chat",
     "/internal/v1/tenants/{slug}": None,
     "/internal/v1/tenants/{slug}/users/{username}": None,

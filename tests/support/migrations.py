@@ -12,9 +12,16 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 
-def left_for_autogenerate(database_url: str, *, version_table: str, tables: Collection[str]) -> Any:
+def left_for_autogenerate(
+    database_url: str,
+    *,
+    version_table: str,
+    tables: Collection[str],
+    unmodelled: Collection[str] = (),
+) -> Any:
     """What autogenerate would still add or change to make `tables` match the models; the
-    other service's tables in the same database are none of its business."""
+    other service's tables in the same database are none of its business, and neither are
+    the columns and indexes the history makes on purpose outside the models (`unmodelled`)."""
     engine = sa.create_engine(database_url.replace("+aiosqlite", ""))
     try:
         with engine.connect() as connection:
@@ -24,7 +31,7 @@ def left_for_autogenerate(database_url: str, *, version_table: str, tables: Coll
                     "version_table": version_table,
                     "compare_type": True,
                     "include_object": lambda obj, name, type_, reflected, other: (
-                        type_ != "table" or name in tables
+                        name not in unmodelled and (type_ != "table" or name in tables)
                     ),
                 },
             )

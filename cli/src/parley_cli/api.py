@@ -18,7 +18,18 @@ from typing import Any, Protocol, cast
 import httpx
 
 from parley_cli.errors import ApiError, AuthError, UsageError
-from parley_cli.shapes import Chat, Limits, Member, Message, Page, Tenant, TokenPair, User
+from parley_cli.shapes import (
+    Chat,
+    Limits,
+    Member,
+    Message,
+    Page,
+    SearchPage,
+    SearchResult,
+    Tenant,
+    TokenPair,
+    User,
+)
 
 __all__ = [
     "MAX_PAGE",
@@ -30,6 +41,8 @@ __all__ = [
     "Member",
     "Message",
     "Page",
+    "SearchPage",
+    "SearchResult",
     "Tenant",
     "TokenPair",
     "User",
@@ -244,6 +257,19 @@ class Client:
 
     def mark_read(self, chat_id: str, seq: int) -> None:
         self._user("POST", f"/v1/chats/{_quote(chat_id)}/read", None, json={"seq": seq})
+
+    def search(
+        self,
+        q: str,
+        *,
+        chat_id: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        """One page of `GET /v1/search`, newest first."""
+        given = {"q": q, "chat_id": chat_id, "limit": limit, "cursor": cursor}
+        params = {name: value for name, value in given.items() if value is not None}
+        return cast(SearchPage, self._user("GET", "/v1/search", dict, params=params))
 
     # -- the stream's token ---------------------------------------------------------------
 

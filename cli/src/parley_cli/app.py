@@ -18,7 +18,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from parley_cli import config, output
-from parley_cli.commands import account, admin, chats, common, messages, threads
+from parley_cli.commands import account, admin, chats, common, messages, search, threads
 from parley_cli.errors import CliError, UsageError
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ app.add_typer(account.app)
 app.add_typer(chats.app)
 app.add_typer(messages.app)
 app.add_typer(threads.app)
+app.add_typer(search.app)
 app.add_typer(chats.chat_app, name="chat")
 app.add_typer(chats.members_app, name="members")
 app.add_typer(admin.app, name="admin")

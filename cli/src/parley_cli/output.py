@@ -245,6 +245,42 @@ class Output:
                     message_state(message),
                 )
 
+    def search_results(
+        self, results: list[api.SearchResult], labels: Mapping[str, str], next_cursor: str | None
+    ) -> None:
+        """`parley search`: each result with its chat, newest first; in JSON the page."""
+        if self.json_mode:
+            self.json({"results": results, "next_cursor": next_cursor})
+        elif self.tty:
+            if not results:
+                self.notice("No messages found.")
+            now = self.now()
+            for result in results:
+                message = result["message"]
+                label = labels.get(result["chat_id"], result["chat_id"][:8])
+                when = relative(parse_time(message["created_at"]), now)
+                self.rich(
+                    Text.assemble(
+                        (printable(label), "cyan"),
+                        " ",
+                        (f"#{message['seq']}", "dim"),
+                        "  ",
+                        (f"{when:>9}", "dim"),
+                        "  ",
+                        *_message_body(message),
+                    )
+                )
+        else:
+            for result in results:
+                message = result["message"]
+                self.row(
+                    result["chat_id"],
+                    message["seq"],
+                    message["created_at"],
+                    message["sender_username"],
+                    message["body"],
+                )
+
     def message(self, message: api.Message, verb: str, label: str) -> None:
         """The result of `send` or `edit`: the stored message."""
         if self.json_mode:

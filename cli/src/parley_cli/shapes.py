@@ -80,6 +80,16 @@ class Page(TypedDict):
     has_more: bool
 
 
+class SearchResult(TypedDict):
+    chat_id: str
+    message: Message
+
+
+class SearchPage(TypedDict):
+    results: list[SearchResult]
+    next_cursor: str | None
+
+
 class Limits(TypedDict):
     max_users: int
     messages_per_minute: int

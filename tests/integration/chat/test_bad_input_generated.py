@@ -236,3 +236,91 @@ def test_any_create_chat_body_is_answered_without_a_server_error(
             scene.alice.username,
             scene.bob.username,
         }
+
+
+# -- search --------------------------------------------------------------------------------
+
+# Lone surrogates cannot be put in a URL by the client; raw bytes are test_bad_input_urls'.
+SEARCH_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40) | st.sampled_from(
+    (
+        '"',
+        "'",
+        "(",
+        ")",
+        "*",
+        "**",
+        "a*b",
+        "NEAR(a b)",
+        "a AND b",
+        "a OR NOT b",
+        "body:first",
+        "-first",
+        "^first",
+        "first:*",
+        "a <-> b",
+        "a & !b",
+        "\x00first",
+        "first\x00",
+        "\u0301",
+        "x" * 257,
+        "w " * 17,
+        "FIRST",
+        "fírst",
+        "fir*",
+    )
+)
+
+
+def search_words(q: str) -> list[str]:
+    """The words docs/search.md reads from `q`: runs of letters and digits (with the
+    combining marks that follow them); a run of marks alone is no word."""
+    words, current = [], ""
+    for char in q + " ":
+        if char.isalnum() or unicodedata.category(char) in ("Mn", "Mc", "Me", "Co"):
+            current += char
+            continue
+        if any(c.isalnum() for c in current):
+            words.append(current)
+        current = ""
+    return words
+
+
+@HYPOTHESIS
+@given(q=SEARCH_TEXT | st.none())
+def test_any_text_as_a_search_query_is_a_200_or_a_422_naming_q(
+    chats: ChatApi, scene: Scene, q: str | None
+) -> None:
+    params = {} if q is None else {"q": q}
+    response = chats.http.get("/v1/search", params=params, headers=scene.bob.headers)
+    not_a_server_error(response)
+    words = search_words(q or "")
+    if q is None or not words or len(q) > 256 or len(words) > 16:
+        invalid(response, "q")
+        return
+    assert response.status_code == 200, response.text
+    bodies = [result["message"]["body"] for result in response.json()["results"]]
+    assert bodies in ([], ["first"])
+
+
+@HYPOTHESIS
+@given(
+    params=st.dictionaries(
+        st.sampled_from(("limit", "cursor", "chat_id")),
+        QUERY_TEXT
+        | st.uuids().map(str)
+        | st.text(alphabet="abcdefghijklmnopqrstuvwxyz-_=", max_size=80),
+        max_size=3,
+    )
+)
+def test_any_text_as_a_search_limit_cursor_or_chat_id_is_never_a_server_error(
+    chats: ChatApi, scene: Scene, params: dict[str, str]
+) -> None:
+    response = chats.http.get(
+        "/v1/search", params={"q": "first", **params}, headers=scene.bob.headers
+    )
+    not_a_server_error(response)
+    assert response.status_code in (200, 404, 422), response.text
+    if response.status_code == 422:
+        assert any(name in response.json()["detail"] for name in params), response.text
+    if response.status_code == 404:
+        assert "chat_id" in params

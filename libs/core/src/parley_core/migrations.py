@@ -3,7 +3,8 @@ embedded default call `upgrade`.
 
 One environment and one revision template (`migration_template/`) serve every service;
 a service's migrations package holds only what is its own: its revisions (`versions/`),
-its version table and the tables its history manages. Each service keeps its own version
+its version table, the tables its history manages and (`UNMODELLED`, optional) the
+columns and indexes it makes that its models leave out. Each service keeps its own version
 table and only its own tables, so auth and chat can share a database: SQLModel keeps one
 metadata for every model imported into the process, so in the embedded default a
 service's history must not see the other's tables.
@@ -38,6 +39,7 @@ def config(package: str, database_url: str) -> Config:
     cfg.attributes["database_url"] = database_url
     cfg.attributes["version_table"] = history.VERSION_TABLE
     cfg.attributes["tables"] = frozenset(history.TABLES)
+    cfg.attributes["unmodelled"] = frozenset(getattr(history, "UNMODELLED", ()))
     return cfg
 
 
@@ -49,8 +51,11 @@ def run() -> None:
     """Run the migrations Alembic asked for (from `migration_template/env.py`)."""
     attributes = context.config.attributes
     tables = attributes["tables"]
+    unmodelled = attributes["unmodelled"]
 
     def include_object(obj: Any, name: str | None, type_: str, *_: Any) -> bool:
+        if name in unmodelled:
+            return False
         return type_ != "table" or name in tables
 
     def migrate(connection: Connection) -> None:

@@ -10,7 +10,7 @@ import httpx
 from litestar import Litestar, Request
 from litestar.di import NamedDependency, Provide
 
-from parley_chat.api import routes
+from parley_chat.api import routes, search
 from parley_chat.domain import access, limits
 from parley_chat.domain.service import Caller, ChatService
 from parley_chat.peers import auth as auth_peer
@@ -134,6 +134,7 @@ def create_app(
         verifier=verifier,
         route_handlers=[
             routes.ChatsController,
+            search.SearchController,
             stream_routes.stream_handler,
             stream_routes.issue_ticket,
         ],

@@ -3,7 +3,7 @@ operation is one or two short transactions and hands back views (`domain.views`)
 rows; the API layer only translates.
 
 The operations live with their concern: `chats` (opening and listing), `members`,
-`messages` (the log), `threads`, `reactions`; what they share is in `base`.
+`messages` (the log), `threads`, `reactions`, `search`; what they share is in `base`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from parley_chat.domain.chats import Chats
 from parley_chat.domain.members import Members
 from parley_chat.domain.messages import Messages
 from parley_chat.domain.reactions import Reactions
+from parley_chat.domain.search import Search
 from parley_chat.domain.threads import Threads
 from parley_chat.domain.views import Caller
 from parley_chat.storage import queries
@@ -25,7 +26,7 @@ __all__ = ["Caller", "ChatService"]
 logger = logging.getLogger(__name__)
 
 
-class ChatService(Chats, Members, Messages, Threads, Reactions):
+class ChatService(Chats, Members, Messages, Threads, Reactions, Search):
     # -- the stream ---------------------------------------------------------------------
 
     async def count_typing(self, caller: Caller) -> None:

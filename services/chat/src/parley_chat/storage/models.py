@@ -72,6 +72,8 @@ class Message(SQLModel, table=True):
             postgresql_where=sa.text("reply_to IS NOT NULL"),
             sqlite_where=sa.text("reply_to IS NOT NULL"),
         ),
+        # Search walks a chat newest first (storage/search.py, docs/search.md).
+        sa.Index("ix_messages_chat_created", "chat_id", "created_at", "seq"),
     )
 
     chat_id: uuid.UUID = Field(foreign_key="chats.id", ondelete="CASCADE", primary_key=True)
