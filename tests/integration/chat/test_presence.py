@@ -51,12 +51,14 @@ def test_a_user_with_an_open_stream_is_online_to_those_who_share_a_chat(chats: C
     chats.group(alice, bob)
     assert presence(chats, bob, alice)[alice.id]["status"] == "offline"
     assert presence(chats, bob, alice)[alice.id]["last_seen_at"] is None
-    with StreamClient(chats.url, token_of(bob)) as watching:
-        with StreamClient(chats.url, token_of(alice)):
-            (frame,) = presence_frames(watching.recv_until(shows(alice, "online")))
-            assert set(frame) == {"type", "user_id", "status", "last_seen_at"}
-            assert frame["last_seen_at"].endswith("Z")
-            assert presence(chats, bob, alice)[alice.id]["status"] == "online"
+    with (
+        StreamClient(chats.url, token_of(bob)) as watching,
+        StreamClient(chats.url, token_of(alice)),
+    ):
+        (frame,) = presence_frames(watching.recv_until(shows(alice, "online")))
+        assert set(frame) == {"type", "user_id", "status", "last_seen_at"}
+        assert frame["last_seen_at"].endswith("Z")
+        assert presence(chats, bob, alice)[alice.id]["status"] == "online"
 
 
 def test_a_user_goes_offline_only_when_the_last_stream_closes(chats: ChatApi) -> None:
