@@ -151,7 +151,9 @@ def test_bad_presence_input_is_a_422_naming_the_field(chats: ChatApi) -> None:
     problem(chats.http.put("/v1/presence", json={}, headers=alice.headers), 422)
     ids = {"user_id": [str(uuid.uuid4()) for _ in range(101)]}
     invalid(chats.http.get("/v1/presence", params=ids, headers=alice.headers), "user_id")
-    hundred = chats.http.get("/v1/presence", params={"user_id": ids["user_id"][:100]}, headers=alice.headers)
+    hundred = chats.http.get(
+        "/v1/presence", params={"user_id": ids["user_id"][:100]}, headers=alice.headers
+    )
     assert hundred.status_code == 200, hundred.text
     for bad in ("not-a-uuid", "", "1234"):
         response = chats.http.get("/v1/presence", params={"user_id": bad}, headers=alice.headers)
