@@ -18,7 +18,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from parley_cli import config, output
-from parley_cli.commands import account, admin, chats, common, messages
+from parley_cli.commands import account, admin, chats, common, messages, presence
 from parley_cli.errors import CliError, UsageError
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app = typer.Typer(
 app.add_typer(account.app)
 app.add_typer(chats.app)
 app.add_typer(messages.app)
+app.add_typer(presence.app)
 app.add_typer(chats.chat_app, name="chat")
 app.add_typer(chats.members_app, name="members")
 app.add_typer(admin.app, name="admin")
