@@ -52,8 +52,8 @@ def test_a_user_with_an_open_stream_is_online_to_those_who_share_a_chat(chats: C
     assert presence(chats, bob, alice)[alice.id]["status"] == "offline"
     assert presence(chats, bob, alice)[alice.id]["last_seen_at"] is None
     with (
-        StreamClient(chats.url, token_of(bob)) as watching,
-        StreamClient(chats.url, token_of(alice)),
+        StreamClient(chats.url, token_of(bob), presence=True) as watching,
+        StreamClient(chats.url, token_of(alice), presence=True),
     ):
         (frame,) = presence_frames(watching.recv_until(shows(alice, "online")))
         assert set(frame) == {"type", "user_id", "status", "last_seen_at"}
@@ -64,10 +64,10 @@ def test_a_user_with_an_open_stream_is_online_to_those_who_share_a_chat(chats: C
 def test_a_user_goes_offline_only_when_the_last_stream_closes(chats: ChatApi) -> None:
     alice, bob = chats.users(2)
     chats.group(alice, bob)
-    with StreamClient(chats.url, token_of(bob)) as watching:
-        first = StreamClient(chats.url, token_of(alice))
+    with StreamClient(chats.url, token_of(bob), presence=True) as watching:
+        first = StreamClient(chats.url, token_of(alice), presence=True)
         watching.recv_until(shows(alice, "online"))
-        with StreamClient(chats.url, token_of(alice)):
+        with StreamClient(chats.url, token_of(alice), presence=True):
             first.close()
             # Still one stream open: nothing changed, nothing is said.
             assert presence_frames(watching.silence(0.5)) == []
@@ -84,8 +84,8 @@ def test_away_and_dnd_are_shown_while_online_and_outlive_reconnects(chats: ChatA
     assert set_status(chats, alice, "away").status_code == 204
     # Chosen while offline: still offline until a stream opens.
     assert presence(chats, bob, alice)[alice.id]["status"] == "offline"
-    with StreamClient(chats.url, token_of(bob)) as watching:
-        with StreamClient(chats.url, token_of(alice)):
+    with StreamClient(chats.url, token_of(bob), presence=True) as watching:
+        with StreamClient(chats.url, token_of(alice), presence=True):
             watching.recv_until(shows(alice, "away"))
             assert set_status(chats, alice, "dnd").status_code == 204
             watching.recv_until(shows(alice, "dnd"))
@@ -93,7 +93,7 @@ def test_away_and_dnd_are_shown_while_online_and_outlive_reconnects(chats: ChatA
             assert set_status(chats, alice, "dnd").status_code == 204
             assert presence_frames(watching.silence(0.5)) == []
         watching.recv_until(shows(alice, "offline"))
-        with StreamClient(chats.url, token_of(alice)):
+        with StreamClient(chats.url, token_of(alice), presence=True):
             watching.recv_until(shows(alice, "dnd"))
             assert presence(chats, bob, alice)[alice.id]["status"] == "dnd"
             assert set_status(chats, alice, "online").status_code == 204
@@ -105,10 +105,10 @@ def test_only_users_who_share_a_chat_hear_of_or_see_a_users_presence(chats: Chat
     alice, bob, stranger = chats.users(3, tenant)
     chats.group(alice, bob)
     with (
-        StreamClient(chats.url, token_of(bob)) as watching,
-        StreamClient(chats.url, token_of(stranger)) as outside,
+        StreamClient(chats.url, token_of(bob), presence=True) as watching,
+        StreamClient(chats.url, token_of(stranger), presence=True) as outside,
     ):
-        with StreamClient(chats.url, token_of(alice)):
+        with StreamClient(chats.url, token_of(alice), presence=True):
             watching.recv_until(shows(alice, "online"))
             assert set_status(chats, alice, "away").status_code == 204
             watching.recv_until(shows(alice, "away"))
@@ -124,7 +124,7 @@ def test_a_member_added_while_streaming_starts_hearing_of_the_chat_s_members(
 ) -> None:
     alice, bob, carol = chats.users(3, chats.tenant())
     chat = chats.group(alice, bob)
-    with StreamClient(chats.url, token_of(carol)) as watching:
+    with StreamClient(chats.url, token_of(carol), presence=True) as watching:
         response = chats.http.post(
             f"/v1/chats/{chat['id']}/members",
             json={"username": carol.username},
@@ -132,7 +132,7 @@ def test_a_member_added_while_streaming_starts_hearing_of_the_chat_s_members(
         )
         assert response.status_code == 201, response.text
         watching.recv_until(lambda frames: any(f["type"] == "member.joined" for f in frames))
-        with StreamClient(chats.url, token_of(bob)):
+        with StreamClient(chats.url, token_of(bob), presence=True):
             # The stream re-reads whom it watches soon after its chats change: bob's
             # changes reach carol from then on.
             deadline = time.monotonic() + 10

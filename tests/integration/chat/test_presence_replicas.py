@@ -106,8 +106,8 @@ def test_a_stream_on_one_replica_makes_its_user_online_on_the_other(stack: Stack
     a, b = stack.replicas
     alice, bob = stack.api.users(2)
     stack.api.group(alice, bob)
-    with StreamClient(b.url, token_of(bob)) as watching:
-        with StreamClient(a.url, token_of(alice)):
+    with StreamClient(b.url, token_of(bob), presence=True) as watching:
+        with StreamClient(a.url, token_of(alice), presence=True):
             watching.recv_until(shows(alice, "online"))
             assert presence(b.url, bob, alice)[alice.id]["status"] == "online"
         watching.recv_until(shows(alice, "offline"))
@@ -120,10 +120,10 @@ def test_a_user_streaming_on_both_replicas_goes_offline_after_the_last_stream(
     a, b = stack.replicas
     alice, bob = stack.api.users(2)
     stack.api.group(alice, bob)
-    with StreamClient(a.url, token_of(bob)) as watching:
-        on_a = StreamClient(a.url, token_of(alice))
+    with StreamClient(a.url, token_of(bob), presence=True) as watching:
+        on_a = StreamClient(a.url, token_of(alice), presence=True)
         watching.recv_until(shows(alice, "online"))
-        with StreamClient(b.url, token_of(alice)):
+        with StreamClient(b.url, token_of(alice), presence=True):
             on_a.close()
             assert about(watching.silence(1.0), alice) == []
             assert presence(b.url, bob, alice)[alice.id]["status"] == "online"
@@ -135,13 +135,13 @@ def test_away_and_dnd_outlive_reconnects_to_either_replica(stack: Stack) -> None
     alice, bob = stack.api.users(2)
     stack.api.group(alice, bob)
     set_status(a.url, alice, "away")
-    with StreamClient(a.url, token_of(bob)) as watching:
-        with StreamClient(b.url, token_of(alice)):
+    with StreamClient(a.url, token_of(bob), presence=True) as watching:
+        with StreamClient(b.url, token_of(alice), presence=True):
             watching.recv_until(shows(alice, "away"))
             set_status(a.url, alice, "dnd")
             watching.recv_until(shows(alice, "dnd"))
         watching.recv_until(shows(alice, "offline"))
-        with StreamClient(a.url, token_of(alice)):
+        with StreamClient(a.url, token_of(alice), presence=True):
             watching.recv_until(shows(alice, "dnd"))
             assert presence(b.url, bob, alice)[alice.id]["status"] == "dnd"
 
@@ -152,11 +152,11 @@ def test_frames_reach_only_users_who_share_a_chat(stack: Stack) -> None:
     alice, bob, stranger = stack.api.users(3, tenant)
     stack.api.group(alice, bob)
     with (
-        StreamClient(b.url, token_of(bob)) as watching,
-        StreamClient(b.url, token_of(stranger)) as outside,
-        StreamClient(a.url, token_of(stranger)) as outside_too,
+        StreamClient(b.url, token_of(bob), presence=True) as watching,
+        StreamClient(b.url, token_of(stranger), presence=True) as outside,
+        StreamClient(a.url, token_of(stranger), presence=True) as outside_too,
     ):
-        with StreamClient(a.url, token_of(alice)):
+        with StreamClient(a.url, token_of(alice), presence=True):
             watching.recv_until(shows(alice, "online"))
             set_status(b.url, alice, "away")
             watching.recv_until(shows(alice, "away"))
@@ -173,9 +173,9 @@ def test_a_change_of_a_user_in_many_chats_is_one_publish_and_one_frame(stack: St
     for _ in range(30):
         stack.api.group(alice, bob, carol)
     with (
-        StreamClient(b.url, token_of(bob)) as bob_watching,
-        StreamClient(a.url, token_of(carol)) as carol_watching,
-        StreamClient(a.url, token_of(alice)),
+        StreamClient(b.url, token_of(bob), presence=True) as bob_watching,
+        StreamClient(a.url, token_of(carol), presence=True) as carol_watching,
+        StreamClient(a.url, token_of(alice), presence=True),
     ):
         for watching in (bob_watching, carol_watching):
             watching.recv_until(shows(alice, "online"))
@@ -198,9 +198,9 @@ def test_a_replica_killed_with_sigkill_takes_its_users_offline(stack: Stack) -> 
     stack.api.group(alice, bob)
     with (
         ServiceProcess("parley_chat", stack.chat_env, log_dir=stack.logs) as doomed,
-        StreamClient(a.url, token_of(bob)) as watching,
+        StreamClient(a.url, token_of(bob), presence=True) as watching,
     ):
-        alice_stream = StreamClient(doomed.url, token_of(alice))
+        alice_stream = StreamClient(doomed.url, token_of(alice), presence=True)
         try:
             watching.recv_until(shows(alice, "online"))
             doomed.stop(signal.SIGKILL)
