@@ -72,6 +72,13 @@ def presence_frame(change: Change) -> bytes:
     )
 
 
+def _user_of(channel: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(channel.removeprefix(_CHANNEL_PREFIX))
+    except ValueError:
+        return None
+
+
 class ChannelAnnouncer:
     """The domain's `Announcer`: one publish per change, on the user's presence channel."""
 
@@ -127,6 +134,10 @@ class PresenceHub:
         """Open streams of each user on this replica: what `sync` writes back."""
         self._refreshing: set[Watcher] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._subscribing = asyncio.Lock()
+        self._out_of_step = False
+        """A count was not written to Redis (it did not answer): the next heartbeat
+        writes this replica's counts back whole."""
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -190,20 +201,27 @@ class PresenceHub:
             if not watchers:
                 self._watchers.pop(user_id, None)
                 last.append(presence_channel(user_id))
-        try:
-            if first:
-                await self._channels.listen(first, self._deliver)
-            if last:
-                await self._channels.unlisten(last)
-        except Exception as exc:  # the broker: frames are lost until it is back
-            logger.warning("presence subscription failed", extra={"error.type": type(exc).__name__})
+        if not first and not last:
+            return
+        # One at a time, each deciding from the index as it is then: a channel one stream
+        # drops while another takes it up stays listened to, whatever order the two
+        # streams' calls reach the broker in.
+        async with self._subscribing:
+            wanted = [c for c in first if _user_of(c) in self._watchers]
+            unwanted = [c for c in last if _user_of(c) not in self._watchers]
+            try:
+                if wanted:
+                    await self._channels.listen(wanted, self._deliver)
+                if unwanted:
+                    await self._channels.unlisten(unwanted)
+            except Exception as exc:  # the broker: frames are lost until it is back
+                logger.warning(
+                    "presence subscription failed", extra={"error.type": type(exc).__name__}
+                )
 
     def _deliver(self, channel: str, payload: bytes) -> None:
-        try:
-            user_id = uuid.UUID(channel.removeprefix(_CHANNEL_PREFIX))
-        except ValueError:
-            return
-        for watcher in list(self._watchers.get(user_id, ())):
+        user_id = _user_of(channel)
+        for watcher in list(self._watchers.get(user_id, ()) if user_id else ()):
             watcher.push(payload)
 
     # -- the replica: heartbeat and sweep --------------------------------------------------
@@ -237,7 +255,9 @@ class PresenceHub:
     async def _beat(self) -> None:
         assert self._redis is not None
         try:
-            if not await self._redis.heartbeat():
+            known = await self._redis.heartbeat()
+            if not known or self._out_of_step:
+                self._out_of_step = False
                 await self._announce_all(await self._redis.sync(dict(self._streams)))
             await self._announce_all(await self._redis.sweep())
         except DependencyUnavailable:
@@ -252,6 +272,7 @@ class PresenceHub:
         try:
             await work
         except DependencyUnavailable:
+            self._out_of_step = True
             logger.warning("presence %s not recorded: redis unavailable", what)
 
     def _spawn(self, work: Awaitable[None]) -> None:

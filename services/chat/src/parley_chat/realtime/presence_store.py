@@ -161,30 +161,47 @@ return 0
 """
 
 _SYNC = """
-local back = {}
-for i = 4, #ARGV, 2 do
-  local field = ARGV[i]
-  local want = tonumber(ARGV[i + 1])
-  local have = tonumber(redis.call('HGET', KEYS[1], field) or '0')
-  local delta = want - have
+local want = {}
+for i = 5, #ARGV, 2 do
+  want[ARGV[i]] = tonumber(ARGV[i + 1])
+end
+local have = {}
+local current = redis.call('HGETALL', KEYS[1])
+for i = 1, #current, 2 do
+  have[current[i]] = tonumber(current[i + 1])
+  if want[current[i]] == nil then
+    want[current[i]] = 0
+  end
+end
+local back, gone = {}, {}
+for field, count in pairs(want) do
+  local delta = count - (have[field] or 0)
   if delta ~= 0 then
-    if want > 0 then
-      redis.call('HSET', KEYS[1], field, want)
+    if count > 0 then
+      redis.call('HSET', KEYS[1], field, count)
     else
       redis.call('HDEL', KEYS[1], field)
     end
     local user = ARGV[1] .. 'user:' .. field
     local n = redis.call('HINCRBY', user, 'streams', delta)
-    redis.call('PERSIST', user)
-    if n > 0 and n == delta then
-      redis.call('HSET', user, 'seen', ARGV[2])
-      table.insert(back, field)
-      table.insert(back, redis.call('HGET', user, 'chosen') or 'online')
+    if n > 0 then
+      redis.call('PERSIST', user)
+      if n == delta then
+        redis.call('HSET', user, 'seen', ARGV[2])
+        table.insert(back, field)
+        table.insert(back, redis.call('HGET', user, 'chosen') or 'online')
+      end
+    else
+      redis.call('HSET', user, 'streams', 0, 'seen', ARGV[2])
+      redis.call('EXPIRE', user, ARGV[4])
+      if n - delta > 0 then
+        table.insert(gone, field)
+      end
     end
   end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-return back
+return {back, gone}
 """
 
 _SWEEP = """
@@ -274,25 +291,30 @@ class RedisPresence:
     async def heartbeat(self) -> bool:
         """Say this replica lives for another TTL; False when it had been swept as dead
         (its streams must be written back with `sync`)."""
-        known = await self._call(
+        (known,) = await self._call(
             self._heartbeat,
             [self._replicas, self._mine],
             [time.time() + self._ttl, self.replica_id, REPLICA_KEEP_SECONDS],
         )
-        return bool(known)
+        return known == 1
 
     async def sync(self, streams: dict[tuple[str, uuid.UUID], int]) -> list[Change]:
-        """Make this replica's counts in Redis what `streams` says; the users this brings
-        back online."""
-        args: list[object] = [self._base, time.time(), REPLICA_KEEP_SECONDS]
+        """Make this replica's counts in Redis what `streams` says (after it was swept as
+        dead, or a count it could not write); the users this brings online or offline."""
+        now = time.time()
+        args: list[object] = [self._base, now, REPLICA_KEEP_SECONDS, KEEP_SECONDS]
         for (tenant, user_id), count in streams.items():
             args += [f"{tenant}:{user_id}", count]
-        answer = await self._call(self._sync, [self._mine], args)
-        now = datetime.now(UTC)
+        back, gone = await self._call(self._sync, [self._mine], args)
+        assert isinstance(back, list)
+        assert isinstance(gone, list)
         changes = []
-        for field, chosen in zip(answer[::2], answer[1::2], strict=True):
+        for field, chosen in zip(back[::2], back[1::2], strict=True):
             tenant, user_id = _field(field)
-            changes.append(Change(tenant, PresenceView(user_id, _chosen(chosen), now)))
+            changes.append(Change(tenant, PresenceView(user_id, _chosen(chosen), _when(now))))
+        for field in gone:
+            tenant, user_id = _field(field)
+            changes.append(Change(tenant, PresenceView(user_id, "offline", _when(now))))
         return changes
 
     async def sweep(self) -> list[Change]:
