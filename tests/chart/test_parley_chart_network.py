@@ -21,6 +21,7 @@ API_PATHS: dict[str, str | None] = {
     "/v1/auth/refresh": "auth",
     "/v1/auth/logout": "auth",
     "/v1/auth/me": "auth",
+    "/v1/auth/password": "auth",
     "/v1/users": "auth",
     "/.well-known/jwks.json": "auth",
     "/v1/chats": "chat",
@@ -32,6 +33,7 @@ API_PATHS: dict[str, str | None] = {
     "/v1/chats/{chat_id}/read": "chat",
     "/v1/search": "chat",
     "/v1/stream": "chat",
+    "/v1/presence": "chat",
     "/internal/v1/tenants/{slug}": None,
     "/internal/v1/tenants/{slug}/users/{username}": None,
 }

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import http.client
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from hypothesis import strategies as st
 
 from support import problems
 from support.auth import PASSWORD, AuthApi
+from support.problems import JSON_VALUES
 
 # docs/api.md "Names", as full matches: a trailing newline is not part of any name.
 SLUG = r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?"
@@ -120,3 +123,30 @@ def raw_request(
         return response.status, json.loads(response.read())
     finally:
         connection.close()
+
+
+# -- what the generated-body suites check answers against -----------------------------------
+
+
+def extra_fields(known: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
+    keys = st.text(max_size=10).filter(lambda key: key not in known)
+    return st.dictionaries(keys, JSON_VALUES, max_size=3)
+
+
+def is_password(value: Any) -> bool:
+    return isinstance(value, str) and 8 <= len(value) <= 256
+
+
+def is_display_name(value: Any) -> bool:
+    """Visible text: 1 to 64 characters, not all white space, nothing from Unicode's
+    "Other" categories (control, format, surrogate, private use, unassigned) but the
+    zero-width joiner and non-joiner that scripts and emoji need."""
+    return (
+        isinstance(value, str)
+        and 1 <= len(value) <= 64
+        and bool(value.replace("\u200c", "").replace("\u200d", "").strip())
+        and not any(
+            unicodedata.category(char).startswith("C") and char not in "\u200c\u200d"
+            for char in value
+        )
+    )

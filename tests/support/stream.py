@@ -31,11 +31,14 @@ class StreamClient:
         via_query: bool = False,
         ticket: str | None = None,
         receive_buffer: int | None = None,
+        presence: bool = False,
     ) -> None:
         """`receive_buffer` shrinks the TCP window (set before connecting, when it counts),
         to play a client on a slow link. `ticket` connects with a stream ticket instead
-        of the token."""
+        of the token. `presence` frames are dropped unless asked for, as a client that
+        predates them ignores them: a test about other frames is not about who is online."""
         self._stack = ExitStack()
+        self.presence = presence
         options: dict[str, Any] = {}
         if receive_buffer is not None:
             host, port = http_url.removeprefix("http://").rsplit(":", 1)
@@ -59,8 +62,11 @@ class StreamClient:
         self.ws.send(json.dumps(frame))
 
     def recv(self, timeout: float = 10) -> Frame:
-        frame: Frame = json.loads(self.ws.recv(timeout=timeout))
-        return frame
+        deadline = time.monotonic() + timeout
+        while True:
+            frame: Frame = json.loads(self.ws.recv(timeout=max(0.0, deadline - time.monotonic())))
+            if self.presence or frame.get("type") != "presence":
+                return frame
 
     def recv_until(self, done: Callable[[list[Frame]], bool], timeout: float = 15) -> list[Frame]:
         """Frames until `done(frames)` holds; fails the test at the deadline."""

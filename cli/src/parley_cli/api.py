@@ -24,6 +24,7 @@ from parley_cli.shapes import (
     Member,
     Message,
     Page,
+    Presence,
     SearchPage,
     SearchResult,
     Tenant,
@@ -41,6 +42,7 @@ __all__ = [
     "Member",
     "Message",
     "Page",
+    "Presence",
     "SearchPage",
     "SearchResult",
     "Tenant",
@@ -53,6 +55,8 @@ __all__ = [
 STREAM_PATH = "/v1/stream"
 MAX_PAGE = 200
 """docs/api.md: `limit` is at most 200."""
+MAX_PRESENCE_IDS = 100
+"""docs/api.md "Presence": at most 100 `user_id`s a request."""
 
 
 class Credentials(Protocol):
@@ -152,6 +156,36 @@ class Client:
 
     def me(self) -> User:
         return cast(User, self._user("GET", "/v1/auth/me", dict))
+
+    def update_profile(self, display_name: str) -> User:
+        body = {"display_name": display_name}
+        return cast(User, self._user("PATCH", "/v1/auth/me", dict, json=body))
+
+    def change_password(self, current: str, new: str) -> None:
+        """One attempt, never retried: a 401 here means a wrong current password, which
+        the server counts as a failed login, so it must not be sent twice."""
+        self.me()  # a fresh access token first, rotated if it had expired
+        body = {"current_password": current, "new_password": new}
+        token = self._require_credentials().access_token()
+        response = self._send("POST", "/v1/auth/password", token=token, json=body)
+        if response.status_code == 401:
+            raise AuthError("the current password is wrong")
+        self._check(response)
+
+    # -- presence -------------------------------------------------------------------------
+
+    def presence(self, user_ids: list[str]) -> list[Presence]:
+        """The presence of those of `user_ids` who share a chat with the caller (and the
+        caller), in as many requests as needed."""
+        found: list[Presence] = []
+        for start in range(0, len(user_ids), MAX_PRESENCE_IDS):
+            params = {"user_id": user_ids[start : start + MAX_PRESENCE_IDS]}
+            listing = self._user("GET", "/v1/presence", dict, params=params)
+            found += cast(list[Presence], _field(listing, "presence", list))
+        return found
+
+    def set_status(self, status: str) -> None:
+        self._user("PUT", "/v1/presence", None, json={"status": status})
 
     # -- chats ----------------------------------------------------------------------------
 

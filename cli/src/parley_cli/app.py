@@ -18,7 +18,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from parley_cli import config, output
-from parley_cli.commands import account, admin, chats, common, messages, search, threads
+from parley_cli.commands import account, admin, chats, common, messages, presence, search, threads
 from parley_cli.errors import CliError, UsageError
 
 app = typer.Typer(
@@ -35,6 +35,7 @@ app.add_typer(chats.app)
 app.add_typer(messages.app)
 app.add_typer(threads.app)
 app.add_typer(search.app)
+app.add_typer(presence.app)
 app.add_typer(chats.chat_app, name="chat")
 app.add_typer(chats.members_app, name="members")
 app.add_typer(admin.app, name="admin")

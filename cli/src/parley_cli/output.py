@@ -82,9 +82,9 @@ def chat_label(chat: api.Chat, me: str | None = None) -> str:
     return ", ".join(others) or "(no title)"
 
 
-def member_names(chat: api.Chat) -> dict[str, str]:
-    """The chat's members' usernames by user id."""
-    return {member["user_id"]: member["username"] for member in chat["members"]}
+def usernames(chats: Iterable[api.Chat]) -> dict[str, str]:
+    """Each member's username by user id, as the chats list them."""
+    return {m["user_id"]: m["username"] for chat in chats for m in chat["members"]}
 
 
 def last_activity(chat: api.Chat) -> str:
@@ -317,6 +317,28 @@ class Output:
             for name, value in fields:
                 self.row(name, _scalar(value))
 
+    def presence(self, entries: list[api.Presence], names: Mapping[str, str]) -> None:
+        """`parley presence`: each user's status and when they were last seen."""
+        if self.json_mode:
+            self.json([{**entry, "username": names.get(entry["user_id"])} for entry in entries])
+            return
+        now = self.now()
+        for entry in entries:
+            name = names.get(entry["user_id"], entry["user_id"])
+            seen = entry["last_seen_at"]
+            if self.tty:
+                when = f"last seen {relative(parse_time(seen), now)}" if seen else "never seen"
+                detail = "" if entry["status"] != "offline" else when
+                self.rich(
+                    Text.assemble(
+                        (f"{printable(name)} ", "bold"),
+                        (entry["status"], _STATUS_STYLES.get(entry["status"], "")),
+                        (f"  {detail}" if detail else "", "dim"),
+                    )
+                )
+            else:
+                self.row(name, entry["user_id"], entry["status"], seen)
+
     # -- the stream -----------------------------------------------------------------------
 
     def stream_frame(self, frame: Mapping[str, Any], label: str, who: str | None = None) -> None:
@@ -365,6 +387,20 @@ class Output:
                 self.row(kind, chat_id, "", member["joined_at"], member["username"], "", "")
         elif kind == "reaction":
             self._reaction(frame, chat_id, label, who)
+        elif kind == "presence":
+            name = label or str(frame.get("user_id", ""))
+            if self.tty:
+                self.rich(
+                    Text.assemble(
+                        (f"{printable(name)} is ", "italic dim"),
+                        (
+                            str(frame.get("status")),
+                            _STATUS_STYLES.get(str(frame.get("status")), ""),
+                        ),
+                    )
+                )
+            else:
+                self.row(kind, "", "", frame.get("last_seen_at"), name, frame.get("status"), "")
         # typing is ephemeral: only the JSON stream carries it
 
     def _reaction(
@@ -393,6 +429,9 @@ def summary(message: api.Message) -> str:
     if reactions := message.get("reactions"):
         parts.append(" ".join(f"{r['emoji']} {r['count']}" for r in reactions))
     return printable(", ".join(parts))
+
+
+_STATUS_STYLES = {"online": "green", "away": "yellow", "dnd": "red", "offline": "dim"}
 
 
 def _message_body(message: api.Message) -> list[tuple[str, str] | str]:

@@ -16,6 +16,14 @@ class User(TypedDict):
     username: str
     display_name: str
     created_at: str
+    kind: NotRequired[str]
+    """`person` or `bot` (v1 additions); absent from older servers."""
+
+
+class Presence(TypedDict):
+    user_id: str
+    status: str
+    last_seen_at: str | None
 
 
 class TokenPair(TypedDict):

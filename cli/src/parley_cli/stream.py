@@ -85,6 +85,8 @@ class Tail:
         self.cursors = dict(cursors)
         """Per chat, the last `seq` printed: what `resume` asks to continue after."""
         self.labels = dict(labels)
+        self.names = dict(names or {})
+        """Usernames by user id, for presence frames (which carry only the id)."""
         self.only = only
         self.me = me
         self.names = dict(names or {})
@@ -198,6 +200,10 @@ class Tail:
         if kind == "error":
             self.out.notice(f"stream: {frame.get('detail', 'error')}")
             return
+        if kind == "presence":
+            user_id = str(frame["user_id"])
+            self.out.stream_frame(frame, self.names.get(user_id, user_id))
+            return
         chat_id = frame.get("chat_id")
         if not isinstance(chat_id, str) or (self.only is not None and chat_id not in self.only):
             return  # pong, and chats this tail does not follow
@@ -254,10 +260,11 @@ class Tail:
     def _discover(self) -> None:
         """Chats joined while disconnected: resumed from the user's read position."""
         for chat in self.client.chats():
+            self.names.update(output.usernames([chat]))
             if chat["id"] not in self.cursors:
                 self.cursors[chat["id"]] = chat["last_read_seq"]
                 self.labels[chat["id"]] = output.chat_label(chat, self.me)
-            self.names.update(output.member_names(chat))
+            self.names.update(output.usernames([chat]))
 
     async def _renew(self, stale: str) -> None:
         self._refused += 1

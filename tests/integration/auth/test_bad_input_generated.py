@@ -4,14 +4,20 @@ a success exactly when every field is valid, otherwise a 4xx, never a 500."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.auth import PASSWORD, AuthApi
-from support.auth_inputs import ODD_STRINGS, SLUG, USERNAME
+from support.auth_inputs import (
+    ODD_STRINGS,
+    SLUG,
+    USERNAME,
+    extra_fields,
+    is_display_name,
+    is_password,
+)
 from support.problems import HYPOTHESIS, JSON_VALUES, not_a_server_error, problem
 
 # -- generated bodies ---------------------------------------------------------------------
@@ -35,32 +41,8 @@ def names_like(valid: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
     )
 
 
-def extra_fields(known: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
-    keys = st.text(max_size=10).filter(lambda key: key not in known)
-    return st.dictionaries(keys, JSON_VALUES, max_size=3)
-
-
 def is_name(value: Any, pattern: str) -> bool:
     return isinstance(value, str) and re.fullmatch(pattern, value) is not None
-
-
-def is_password(value: Any) -> bool:
-    return isinstance(value, str) and 8 <= len(value) <= 256
-
-
-def is_display_name(value: Any) -> bool:
-    """Visible text: 1 to 64 characters, not all white space, nothing from Unicode's
-    "Other" categories (control, format, surrogate, private use, unassigned) but the
-    zero-width joiner and non-joiner that scripts and emoji need."""
-    return (
-        isinstance(value, str)
-        and 1 <= len(value) <= 64
-        and bool(value.replace("\u200c", "").replace("\u200d", "").strip())
-        and not any(
-            unicodedata.category(char).startswith("C") and char not in "\u200c\u200d"
-            for char in value
-        )
-    )
 
 
 @HYPOTHESIS

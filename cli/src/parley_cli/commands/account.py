@@ -1,15 +1,17 @@
-"""`parley login`, `register`, `logout` and `whoami`: the profile's session."""
+"""`parley login`, `register`, `logout` and `whoami`: the profile's session; `profile` and
+`passwd`: the account's display name and password (docs/api.md "Accounts")."""
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Annotated
 
 import typer
 
 from parley_cli import api, config, output
 from parley_cli.commands import common
-from parley_cli.errors import ApiError, CliError
+from parley_cli.errors import ApiError, CliError, UsageError
 
 app = typer.Typer()
 
@@ -75,6 +77,40 @@ def whoami(ctx: typer.Context, json: common.Json = False) -> None:
     user = this.client(ctx).me()
     context = {"server": this.saved().server, "profile": this.profile}
     output.Output(json_mode=json).user(user, context)
+
+
+@app.command()
+def profile(
+    ctx: typer.Context,
+    display_name: Annotated[
+        str, typer.Option("--display-name", "-d", help="The name others see beside yours.")
+    ],
+    json: common.Json = False,
+) -> None:
+    """Change your profile: your display name."""
+    this = common.session(ctx)
+    user = this.client(ctx).update_profile(display_name)
+    output.Output(json_mode=json).user(user, {"profile": this.profile})
+
+
+@app.command()
+def passwd(ctx: typer.Context, password_stdin: common.PasswordStdin = False) -> None:
+    """Change your password; every other login of yours ends, this one stays.
+
+    With --password-stdin, stdin holds the current password on one line and the new
+    one on the next."""
+    this = common.session(ctx)
+    client = this.client(ctx)
+    if password_stdin:
+        lines = sys.stdin.read().splitlines()
+        if len(lines) < 2 or not lines[0] or not lines[1]:
+            raise UsageError("--password-stdin reads two lines: the current and the new password")
+        current, new = lines[0], lines[1]
+    else:
+        current = common.read_secret("Current password", False, "--password-stdin")
+        new = common.read_secret("New password", False, "--password-stdin", confirm=True)
+    client.change_password(current, new)
+    output.Output().notice("Password changed; your other logins have been ended.")
 
 
 def _ask(

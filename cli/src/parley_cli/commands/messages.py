@@ -159,7 +159,7 @@ def tail(
         labels={chat_id: output.chat_label(chat, me) for chat_id, chat in watched.items()},
         only=set(watched) if chats else None,
         me=me,
-        names={k: v for chat in everything for k, v in output.member_names(chat).items()},
+        names=output.usernames(everything),
     )
     if out.err.isatty():
         which = f"{len(watched)} chat{'s' if len(watched) != 1 else ''}" if chats else "all chats"

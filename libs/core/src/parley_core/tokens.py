@@ -27,6 +27,11 @@ TENANT_ID_CLAIM = "tenant_id"
 again under the same slug gets a new id, so the old tenant's tokens stop matching it.
 Optional: tokens issued before it existed carry only `tid` (docs/security.md)."""
 
+SESSION_CLAIM = "sid"
+"""The login (refresh-token family) the token was issued under, as OpenID Connect names a
+session: a password change ends every other login of the user but this one. Optional:
+tokens issued before it existed lack it, and a password change then ends every login."""
+
 logger = logging.getLogger(__name__)
 
 JwksSource = Callable[[], Awaitable[dict[str, Any]]]
@@ -52,6 +57,8 @@ class AccessClaims:
     issued_at: datetime | None = None
     tenant_id: uuid.UUID | None = None
     """The tenant incarnation (`TENANT_ID_CLAIM`); None in tokens issued before it existed."""
+    session_id: uuid.UUID | None = None
+    """The login it was issued under (`SESSION_CLAIM`); None in tokens issued before it existed."""
 
 
 class Verifier:
@@ -117,6 +124,7 @@ class Verifier:
                 leeway=self._leeway,
             )
             tenant_id = claims.get(TENANT_ID_CLAIM)
+            session_id = claims.get(SESSION_CLAIM)
             return AccessClaims(
                 user_id=uuid.UUID(claims["sub"]),
                 tenant=str(claims["tid"]),
@@ -125,6 +133,7 @@ class Verifier:
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
                 issued_at=datetime.fromtimestamp(claims["iat"], UTC),
                 tenant_id=uuid.UUID(tenant_id) if tenant_id is not None else None,
+                session_id=uuid.UUID(session_id) if session_id is not None else None,
             )
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken(str(exc)) from exc

@@ -24,6 +24,17 @@ PASSWORD_VERIFICATIONS = Counter(
     "argon2 verifications of a login's password (unknown users included): the CPU logins cost.",
 )
 
+PASSWORD_CHANGE_OUTCOMES = (
+    "changed",  # 204
+    "wrong_password",  # 401, counted as a failed login
+    "raced",  # 401: another change of the same password won
+)
+PASSWORD_CHANGES = Counter(
+    "parley_auth_password_changes_total",
+    "Password changes (POST /v1/auth/password), by outcome: changed, wrong_password, raced.",
+    ["outcome"],
+)
+
 REGISTRATIONS = Counter(
     "parley_auth_registrations_total",
     "Users who registered themselves (POST /v1/auth/register answered 201).",
@@ -36,5 +47,7 @@ REFRESH_TOKEN_REUSE = Counter(
 
 for _outcome in LOGIN_OUTCOMES:
     LOGINS.labels(outcome=_outcome)
+for _outcome in PASSWORD_CHANGE_OUTCOMES:
+    PASSWORD_CHANGES.labels(outcome=_outcome)
 for _limit in ("login_account", "login_address", "logins_address", "registrations_address"):
     RATE_LIMITED.labels(limit=_limit)

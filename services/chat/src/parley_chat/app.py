@@ -10,12 +10,15 @@ import httpx
 from litestar import Litestar, Request
 from litestar.di import NamedDependency, Provide
 
+from parley_chat.api import presence as presence_routes
 from parley_chat.api import routes, search
 from parley_chat.domain import access, limits
+from parley_chat.domain import presence as presence_domain
 from parley_chat.domain.service import Caller, ChatService
 from parley_chat.peers import auth as auth_peer
-from parley_chat.realtime import broker
+from parley_chat.realtime import broker, presence_store
 from parley_chat.realtime import connection as stream_connection
+from parley_chat.realtime import presence as stream_presence
 from parley_chat.realtime import routes as stream_routes
 from parley_chat.realtime import tickets as stream_tickets
 from parley_chat.settings import ChatSettings
@@ -91,6 +94,29 @@ def create_app(
         action_limits=action_limits,
         publisher=publisher,
     )
+    redis_presence = (
+        presence_store.RedisPresence(
+            redis, prefix=backends.key_prefix, ttl_seconds=settings.presence.ttl_seconds
+        )
+        if redis is not None
+        else None
+    )
+    announcer = stream_presence.ChannelAnnouncer(publisher)
+    presence = presence_domain.PresenceService(
+        sessions=db.sessionmaker(backends.engine),
+        store=redis_presence or presence_store.MemoryPresence(),
+        announcer=announcer,
+    )
+    presence_hub = stream_presence.PresenceHub(
+        presence,
+        channels,
+        announcer,
+        redis_store=redis_presence,
+        policy=stream_presence.PresencePolicy(
+            heartbeat_seconds=settings.presence.heartbeat_seconds,
+            ttl_seconds=settings.presence.ttl_seconds,
+        ),
+    )
     stream = stream_routes.Stream(
         verifier=verifier,
         directory=peer,
@@ -110,6 +136,7 @@ def create_app(
                 recheck_seconds=settings.stream.recheck_seconds,
             ),
             tracer=tracer,
+            presence=presence_hub,
         ),
     )
 
@@ -135,6 +162,7 @@ def create_app(
         route_handlers=[
             routes.ChatsController,
             search.SearchController,
+            presence_routes.PresenceController,
             stream_routes.stream_handler,
             stream_routes.issue_ticket,
         ],
@@ -143,9 +171,10 @@ def create_app(
             "chats": Provide(lambda: chats, sync_to_thread=False),
             "caller": Provide(provide_caller),
             "stream": Provide(lambda: stream, sync_to_thread=False),
+            "presence_service": Provide(lambda: presence, sync_to_thread=False),
         },
         state={"chats": chats, "stream": stream},
         max_body_bytes=MAX_BODY_BYTES,
         plugins=[channels],
-        lifespan=[closing_auth_client],
+        lifespan=[closing_auth_client, presence_hub.running],
     )

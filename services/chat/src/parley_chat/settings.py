@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from parley_core.settings import CoreSettings, SettingsGroup
 
@@ -60,6 +60,25 @@ class StreamSettings(SettingsGroup):
     """Lifetime of a single-use stream ticket from `POST /v1/stream/ticket` (at most 60 s)."""
 
 
+class PresenceSettings(SettingsGroup):
+    """Presence across replicas (docs/stream.md "Presence"); with Redis only."""
+
+    heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
+    """How often each replica tells Redis it lives and sweeps for replicas that stopped:
+    the users of a replica that died go offline within `PARLEY_PRESENCE_TTL_SECONDS` plus
+    this long (40 s by default)."""
+
+    ttl_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """How long a replica that stopped heartbeating still counts as alive; more than
+    `PARLEY_PRESENCE_HEARTBEAT_SECONDS`, so a slow heartbeat is not taken for a death."""
+
+    @model_validator(mode="after")
+    def _ttl_outlasts_heartbeat(self) -> PresenceSettings:
+        if self.ttl_seconds <= self.heartbeat_seconds * 1.1:
+            raise ValueError("ttl_seconds must be more than heartbeat_seconds (times 1.1)")
+        return self
+
+
 class ChatSettings(CoreSettings):
     database_name: ClassVar[str] = "chat"
 
@@ -68,6 +87,9 @@ class ChatSettings(CoreSettings):
 
     stream: StreamSettings = Field(default_factory=StreamSettings)
     """The WebSocket stream (`PARLEY_STREAM_*`)."""
+
+    presence: PresenceSettings = Field(default_factory=PresenceSettings)
+    """Presence across replicas (`PARLEY_PRESENCE_*`)."""
 
     message_edits_per_minute: int = Field(default=60, ge=1)
     """Edits and deletions of their own messages one user may make a minute before 429."""

@@ -27,7 +27,7 @@ def asgi(app: Litestar) -> ASGIApp:
     return cast(ASGIApp, app)
 
 
-CHAT_PREFIXES = ("/v1/chats", "/v1/stream", "/v1/search")
+CHAT_PREFIXES = ("/v1/chats", "/v1/stream", "/v1/search", "/v1/presence")
 _TENANT_PATH = re.compile(r"^/internal/v1/tenants/[^/]+/?$")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -76,6 +76,40 @@ class AuthController(Controller):
         self, claims: NamedDependency[AccessClaims], auth: NamedDependency[AuthService]
     ) -> schemas.UserOut:
         return schemas.UserOut.of(await auth.me(tenant_slug=claims.tenant, user_id=claims.user_id))
+
+    @patch("/me", responses=web.errors(400, 401, 403, 413, 422, 503))
+    async def update_me(
+        self,
+        data: JSONBody[schemas.ProfileBody],
+        claims: NamedDependency[AccessClaims],
+        auth: NamedDependency[AuthService],
+    ) -> schemas.UserOut:
+        user = await auth.update_profile(
+            tenant_slug=claims.tenant, user_id=claims.user_id, display_name=data.display_name
+        )
+        return schemas.UserOut.of(user)
+
+    @post(
+        "/password",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=web.errors(400, 401, 403, 413, 422, 429, 503),
+    )
+    async def change_password(
+        self,
+        data: JSONBody[schemas.PasswordBody],
+        claims: NamedDependency[AccessClaims],
+        auth: NamedDependency[AuthService],
+        request: Request[Any, Any, Any],
+    ) -> None:
+        await auth.change_password(
+            tenant_slug=claims.tenant,
+            user_id=claims.user_id,
+            username=claims.username,
+            session_id=claims.session_id,
+            current_password=data.current_password,
+            new_password=data.new_password,
+            client_address=_client_address(request),
+        )
 
 
 class UsersController(Controller):

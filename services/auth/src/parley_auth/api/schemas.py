@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -56,6 +56,23 @@ class UserOut(views.Out):
     username: str
     display_name: str
     created_at: datetime
+    kind: Literal["person", "bot"]
+
+
+class ProfileBody(msgspec.Struct):
+    """`PATCH /v1/auth/me`: the display name, by the rules registration checks."""
+
+    display_name: DisplayName
+
+    def __post_init__(self) -> None:
+        _check_display_name(self.display_name)
+
+
+class PasswordBody(msgspec.Struct):
+    # The current password is what a person typed, like a login's: no rules, so a typo
+    # is a 401 (and a counted failure), not a 422.
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    new_password: Password
 
 
 class UsersOut(msgspec.Struct):

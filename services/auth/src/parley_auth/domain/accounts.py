@@ -80,6 +80,24 @@ class Accounts(ServiceBase):
             raise errors.BadCredentials("user no longer exists")
         return UserView.of(user, tenant_slug)
 
+    async def update_profile(
+        self, *, tenant_slug: str, user_id: uuid.UUID, display_name: str
+    ) -> UserView:
+        """docs/api.md "Accounts": `PATCH /v1/auth/me`; the API checked the name by the
+        rules registration uses."""
+        async with self.sessions() as session, session.begin():
+            tenant = await queries.tenant_by_slug(session, tenant_slug)
+            if tenant is not None and tenant.suspended:
+                raise errors.TenantSuspended()
+            user = None
+            if tenant is not None:
+                user = await queries.set_display_name(
+                    session, user_id, display_name, tenant_id=tenant.id
+                )
+        if user is None:
+            raise errors.BadCredentials("user no longer exists")
+        return UserView.of(user, tenant_slug)
+
     async def directory(
         self, *, tenant_slug: str, user_id: uuid.UUID, prefix: str, limit: int
     ) -> list[UserView]:

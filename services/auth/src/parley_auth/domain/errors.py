@@ -30,6 +30,10 @@ class BadCredentials(errors.Unauthorized):
     detail = "invalid tenant, username or password"
 
 
+class WrongCurrentPassword(errors.Unauthorized):
+    detail = "current_password is wrong"
+
+
 class InvalidRefreshToken(errors.Unauthorized):
     detail = "refresh token is unknown, expired, revoked or already used"
 

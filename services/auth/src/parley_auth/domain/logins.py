@@ -45,6 +45,49 @@ class Logins(ServiceBase):
         verification was spent.
         """
         parley_logging.bind(tenant=tenant_slug)
+        failures, logins = self._login_limits(tenant_slug, username, client_address)
+        await self._take_login_limits(failures, logins)
+        try:
+            tenant, user = await self._check_password(tenant_slug, username, password)
+        except errors.BadCredentials:
+            metrics.LOGINS.labels(outcome="bad_credentials").inc()
+            logger.info("login failed", extra={"tenant": tenant_slug})
+            raise
+        except BaseException:
+            await ratelimit.give_back(failures)
+            raise
+        await ratelimit.give_back(failures)
+        # Only after the password: a guesser must not learn that a tenant is suspended.
+        if tenant.suspended:
+            metrics.LOGINS.labels(outcome="suspended").inc()
+            raise errors.TenantSuspended()
+
+        rehashed = None
+        if self.hasher.needs_rehash(user.password_hash):
+            rehashed = await self.hasher.hash(password)
+        async with self.sessions() as session, session.begin():
+            # A password change that committed since the check must win: the login it
+            # raced is refused, not issued a token that survives the change's revocation.
+            current = await queries.lock_user(session, user.id, tenant_id=tenant.id)
+            if current is None or current.password_hash != user.password_hash:
+                metrics.LOGINS.labels(outcome="bad_credentials").inc()
+                raise errors.BadCredentials()
+            if rehashed is not None:
+                await queries.set_password_hash(session, user.id, rehashed, tenant_id=tenant.id)
+            family = RefreshFamily(tenant_id=tenant.id, user_id=user.id, created_at=utcnow())
+            await queries.add_family(session, family, tenant_id=tenant.id)
+            pair = await self._issue(session, tenant, user.id, user.username, family.id)
+        metrics.LOGINS.labels(outcome="success").inc()
+        parley_logging.bind(user_id=user.id)
+        logger.info("login succeeded", extra={"tenant": tenant_slug, "user.id": str(user.id)})
+        return pair
+
+    def _login_limits(
+        self, tenant_slug: str, username: str, client_address: str
+    ) -> tuple[list[ratelimit.Limit], ratelimit.Limit]:
+        """The failed-login limits (per account, per address) and the per-address limit
+        of all logins, which every password check takes a slot under: logins and
+        password changes alike (docs/api.md "Auth API")."""
         window = self.login_policy.window_seconds
         failures = [
             ratelimit.Limit(
@@ -69,6 +112,12 @@ class Logins(ServiceBase):
             self.login_policy.logins_per_address,
             window,
         )
+        return failures, logins
+
+    async def _take_login_limits(
+        self, failures: list[ratelimit.Limit], logins: ratelimit.Limit
+    ) -> None:
+        """A slot under each limit, or 429 (count first, then decide)."""
         try:
             await ratelimit.take([*failures, logins])
         except ratelimit.LimitReached as refused:
@@ -78,32 +127,71 @@ class Logins(ServiceBase):
             if refused.limit == logins.name:
                 raise errors.TooManyLogins(retry_after=refused.retry_after) from None
             raise errors.TooManyLoginFailures(retry_after=refused.retry_after) from None
+
+    async def change_password(
+        self,
+        *,
+        tenant_slug: str,
+        user_id: uuid.UUID,
+        username: str,
+        session_id: uuid.UUID | None,
+        current_password: str,
+        new_password: str,
+        client_address: str,
+    ) -> None:
+        """docs/api.md "Accounts": the user's every other login ends; the one the caller's
+        token came from (`session_id`) stays.
+
+        The current password is checked as a login checks it, under the same limits and
+        with the same counters: a wrong one is a failed login of the account, so the
+        route cannot be used to guess around the login lockout. The change itself is a
+        compare-and-set on the hash that was verified, so of two changes racing from the
+        same password exactly one wins; the other is told its current password is wrong.
+        """
+        parley_logging.bind(tenant=tenant_slug, user_id=user_id)
+        failures, logins = self._login_limits(tenant_slug, username, client_address)
+        await self._take_login_limits(failures, logins)
         try:
-            tenant, user = await self._check_password(tenant_slug, username, password)
-        except errors.BadCredentials:
-            metrics.LOGINS.labels(outcome="bad_credentials").inc()
-            logger.info("login failed", extra={"tenant": tenant_slug})
+            tenant, user = await self._user_with_password(tenant_slug, user_id, current_password)
+        except errors.WrongCurrentPassword:
+            metrics.PASSWORD_CHANGES.labels(outcome="wrong_password").inc()
+            logger.info("password change refused: wrong current password")
             raise
         except BaseException:
             await ratelimit.give_back(failures)
             raise
         await ratelimit.give_back(failures)
-        # Only after the password: a guesser must not learn that a tenant is suspended.
         if tenant.suspended:
-            metrics.LOGINS.labels(outcome="suspended").inc()
             raise errors.TenantSuspended()
-
+        new_hash = await self.hasher.hash(new_password)
+        now = utcnow()
         async with self.sessions() as session, session.begin():
-            if self.hasher.needs_rehash(user.password_hash):
-                new_hash = await self.hasher.hash(password)
-                await queries.set_password_hash(session, user.id, new_hash, tenant_id=tenant.id)
-            family = RefreshFamily(tenant_id=tenant.id, user_id=user.id, created_at=utcnow())
-            await queries.add_family(session, family, tenant_id=tenant.id)
-            pair = await self._issue(session, tenant, user.id, user.username, family.id)
-        metrics.LOGINS.labels(outcome="success").inc()
-        parley_logging.bind(user_id=user.id)
-        logger.info("login succeeded", extra={"tenant": tenant_slug, "user.id": str(user.id)})
-        return pair
+            changed = await queries.set_password_hash(
+                session, user.id, new_hash, tenant_id=tenant.id, expected=user.password_hash
+            )
+            if not changed:
+                metrics.PASSWORD_CHANGES.labels(outcome="raced").inc()
+                raise errors.WrongCurrentPassword()
+            revoked = await queries.revoke_user_families(
+                session, user.id, tenant_id=tenant.id, now=now, keep=session_id
+            )
+        metrics.PASSWORD_CHANGES.labels(outcome="changed").inc()
+        logger.info("password changed", extra={"logins_revoked": revoked})
+
+    async def _user_with_password(
+        self, tenant_slug: str, user_id: uuid.UUID, password: str
+    ) -> tuple[Tenant, User]:
+        async with self.sessions() as session:
+            tenant = await queries.tenant_by_slug(session, tenant_slug)
+            user = None
+            if tenant is not None:
+                user = await queries.user_by_id(session, user_id, tenant_id=tenant.id)
+        if tenant is None or user is None:
+            # The account was removed after the token was issued.
+            raise errors.BadCredentials("user no longer exists")
+        if not await self.hasher.verify(user.password_hash, password):
+            raise errors.WrongCurrentPassword()
+        return tenant, user
 
     async def refresh(self, token: str) -> TokenPair:
         tenant_id, token_hash = _parse_refresh_token(token)
@@ -221,6 +309,7 @@ class Logins(ServiceBase):
             username=username,
             now=now,
             ttl=self.access_ttl,
+            session_id=family_id,
         )
         return TokenPair(access, secret, int(self.access_ttl.total_seconds()))
 

@@ -62,6 +62,7 @@ class SigningKey:
         username: str,
         now: datetime,
         ttl: timedelta,
+        session_id: uuid.UUID | None = None,
     ) -> str:
         claims = {
             "sub": str(user_id),
@@ -73,6 +74,8 @@ class SigningKey:
             "exp": int((now + ttl).timestamp()),
             "jti": uuid.uuid4().hex,
         }
+        if session_id is not None:
+            claims[tokens.SESSION_CLAIM] = str(session_id)
         return jwt.encode(
             claims, self._private_key, algorithm=tokens.ALGORITHM, headers={"kid": self.kid}
         )

@@ -59,6 +59,8 @@ class UserView:
     username: str
     display_name: str
     created_at: datetime
+    kind: str
+    """`person` or `bot`."""
 
     @classmethod
     def of(cls, user: User, tenant_slug: str) -> UserView:

@@ -44,6 +44,11 @@ class User(SQLModel, table=True):
     display_name: str = Field(max_length=128)
     password_hash: str = Field(max_length=256)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(
+        default="person",
+        sa_column=sa.Column(sa.String(8), nullable=False, server_default="person"),
+    )
+    """`person` or `bot` (docs/api.md "Accounts"); only a tenant's backend makes bots."""
 
 
 class RefreshFamily(SQLModel, table=True):

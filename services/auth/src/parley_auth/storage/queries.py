@@ -80,14 +80,71 @@ async def users_by_usernames(
     return (await session.exec(statement.order_by(col(User.username)))).all()
 
 
+async def lock_user(
+    session: AsyncSession, user_id: uuid.UUID, *, tenant_id: uuid.UUID
+) -> User | None:
+    """The user row, locked until commit: a login and a password change of one user
+    decide one after the other."""
+    if (await session.connection()).dialect.name == "sqlite":
+        # As in `tenant_by_slug`: a no-op write takes SQLite's one write lock now.
+        await session.exec(
+            sa.update(User)
+            .where(col(User.tenant_id) == tenant_id, col(User.id) == user_id)
+            .values(kind=User.kind)
+        )
+    statement = (
+        select(User).where(User.tenant_id == tenant_id, User.id == user_id).with_for_update()
+    )
+    return (await session.exec(statement)).first()
+
+
 async def set_password_hash(
-    session: AsyncSession, user_id: uuid.UUID, password_hash: str, *, tenant_id: uuid.UUID
-) -> None:
-    await session.exec(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    password_hash: str,
+    *,
+    tenant_id: uuid.UUID,
+    expected: str | None = None,
+) -> bool:
+    """Store a new hash; with `expected`, only over that hash (a compare-and-set).
+    True when the row was changed."""
+    statement = sa.update(User).where(col(User.tenant_id) == tenant_id, col(User.id) == user_id)
+    if expected is not None:
+        statement = statement.where(col(User.password_hash) == expected)
+    result = await session.exec(statement.values(password_hash=password_hash))
+    return bool(result.rowcount)
+
+
+async def set_display_name(
+    session: AsyncSession, user_id: uuid.UUID, display_name: str, *, tenant_id: uuid.UUID
+) -> User | None:
+    statement = (
         sa.update(User)
         .where(col(User.tenant_id) == tenant_id, col(User.id) == user_id)
-        .values(password_hash=password_hash)
+        .values(display_name=display_name)
+        .returning(User)
     )
+    return (await session.exec(statement)).scalar_one_or_none()
+
+
+async def revoke_user_families(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    tenant_id: uuid.UUID,
+    now: datetime,
+    keep: uuid.UUID | None,
+) -> int:
+    """Revoke every live login of the user but `keep`; how many were revoked."""
+    statement = sa.update(RefreshFamily).where(
+        col(RefreshFamily.tenant_id) == tenant_id,
+        col(RefreshFamily.user_id) == user_id,
+        col(RefreshFamily.revoked_at).is_(None),
+    )
+    if keep is not None:
+        statement = statement.where(col(RefreshFamily.id) != keep)
+    result = await session.exec(statement.values(revoked_at=now))
+    return int(result.rowcount)
 
 
 async def add_refresh_token(

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -46,6 +46,8 @@ from parley_chat.realtime import wire
 from parley_core import telemetry
 
 logger = logging.getLogger(__name__)
+
+Listener = Callable[[str, bytes], None]
 
 _RETRY_MIN_SECONDS = 0.1
 _RETRY_MAX_SECONDS = 5.0
@@ -63,6 +65,8 @@ class ResilientChannels(ChannelsPlugin):
         )
         super().__init__(backend=backend, arbitrary_channels_allowed=True)
         self._redis = redis
+        self._listeners: dict[str, Listener] = {}
+        """Channels delivered to a callback instead of subscribers (realtime/presence.py)."""
         self.on_recovered: list[Callable[[], None]] = []
         self.healthy = True
         metrics.BROKER_SUBSCRIPTION_UP.set(1)
@@ -78,6 +82,8 @@ class ResilientChannels(ChannelsPlugin):
                 async for channel, payload in self._backend.stream_events():
                     for subscriber in self._channels.get(channel, []):
                         subscriber.put_nowait(payload)
+                    if (listener := self._listeners.get(channel)) is not None:
+                        listener(channel, payload)
                 return
             except Exception as exc:  # whatever ends the worker, it must come back
                 if self.healthy:
@@ -100,6 +106,22 @@ class ResilientChannels(ChannelsPlugin):
                 asyncio.get_running_loop().call_later(
                     _RESYNC_AGAIN_AFTER_SECONDS, self._notify_recovered
                 )
+
+    async def listen(self, channels: Iterable[str], listener: Listener) -> None:
+        """Deliver `channels` to `listener`, on the subscription loop, without a Litestar
+        `Subscriber` per channel: presence listens to thousands of channels per replica,
+        and the plugin's `unsubscribe` walks every channel it knows."""
+        channels = list(channels)
+        new = [channel for channel in channels if channel not in self._listeners]
+        for channel in channels:
+            self._listeners[channel] = listener
+        if new:
+            await self._backend.subscribe(new)
+
+    async def unlisten(self, channels: Iterable[str]) -> None:
+        gone = [channel for channel in channels if self._listeners.pop(channel, None)]
+        if gone:
+            await self._backend.unsubscribe(gone)
 
     def _notify_recovered(self) -> None:
         for callback in self.on_recovered:

@@ -40,6 +40,7 @@ from parley_chat.realtime import sequencer as sequencing
 from parley_chat.realtime import wire
 from parley_chat.realtime import writer as writing
 from parley_chat.realtime.broker import ChannelsPublisher, ResilientChannels
+from parley_chat.realtime.presence import PresenceHub
 from parley_core.errors import DependencyUnavailable
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class Shared:
     publisher: ChannelsPublisher
     policy: StreamPolicy
     tracer: trace.Tracer | None = None
+    presence: PresenceHub | None = None
+    """Presence frames, and the stream's part in its user's presence (realtime/presence.py)."""
 
 
 # What the dispatcher takes from a connection's queue, in order.
@@ -177,6 +180,10 @@ class Connection:
             for subscriber in [*subscribers, *self._joined.values()]:
                 with contextlib.suppress(Exception):
                     await channels.unsubscribe(subscriber)
+
+    def push(self, frame: bytes) -> None:
+        """A frame that is no chat's (presence), written after what is queued."""
+        self._enqueue(Reply(frame))
 
     def resync(self) -> None:
         """The broker lost events (it was down): catch every chat up from the log."""
@@ -323,6 +330,8 @@ class Connection:
             await self._catch_up(verdict.fill)
         if verdict.leave is not None:
             await self._unsubscribe(verdict.leave)
+        if header.kind.startswith("member.") and self._shared.presence is not None:
+            self._shared.presence.membership_changed(self)
 
     async def _leave(self, chat_id: uuid.UUID) -> None:
         self._sequencer.leave(chat_id)

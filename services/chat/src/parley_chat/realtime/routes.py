@@ -137,7 +137,10 @@ async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependen
     )
     stream.connections.add(connection)
     metrics.STREAM_CONNECTIONS.inc()
+    presence = stream.shared.presence
     try:
+        if presence is not None:
+            await presence.attach(connection)
         await connection.serve()
     except sa_exc.SQLAlchemyError as exc:
         # The database did not answer while setting up: the client retries and resumes.
@@ -147,6 +150,8 @@ async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependen
         logger.exception("stream failed", extra={"user.id": str(caller.user_id)})
         connection.closing = CloseCode.INTERNAL_ERROR
     finally:
+        if presence is not None:
+            await presence.detach(connection)
         stream.connections.discard(connection)
         metrics.STREAM_CONNECTIONS.dec()
         close = connection.closing
