@@ -42,7 +42,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "PARLEY_DATABASE_URL": url,
             "PARLEY_ADMIN_TOKEN": auth.ADMIN_TOKEN,
             "PARLEY_DATA_DIR": str(tmp_path_factory.mktemp("auth")),
-            **auth.CHEAP_ARGON2_ENV,
+            **auth.PROCESS_ENV,
         }
         with ServiceProcess("parley_auth", auth_env, log_dir=logs) as auth_process:
             env = {
