@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from parley_auth.storage.models import Tenant, User
+from parley_auth.storage.models import ServerKey, Tenant, User
 from parley_core import views
 
 
@@ -59,6 +59,7 @@ class UserView:
     username: str
     display_name: str
     created_at: datetime
+    kind: str = "person"
 
     @classmethod
     def of(cls, user: User, tenant_slug: str) -> UserView:
@@ -70,3 +71,16 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class ServerKeyView:
+    """A server key without its secret, which only `ServerKeys.create_server_key` returns."""
+
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, key: ServerKey) -> ServerKeyView:
+        return views.copy_fields(cls, key)
