@@ -20,7 +20,7 @@ def test_register_returns_the_user_in_the_contract_shape(api: AuthApi) -> None:
     )
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "tenant", "username", "display_name", "created_at"}
+    assert set(body) == {"id", "tenant", "username", "display_name", "created_at", "kind"}
     assert (body["tenant"], body["username"], body["display_name"]) == (tenant, "alice", "Alice A.")
     assert body["created_at"].endswith("Z") or body["created_at"].endswith("+00:00")
 
