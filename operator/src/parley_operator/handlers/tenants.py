@@ -109,7 +109,10 @@ async def refresh(context: Context, event: Event) -> None:
         _wait(context, event, exc.reason, exc.detail, exc)
     drifted = tenants.drifted(tenant, actual)
     settled = event.body.status.get("phase") in (status.Phase.READY, status.Phase.SUSPENDED)
-    if drifted or actual is None or not settled:
+    # Server keys live in Secrets anyone with access may delete: checking them takes the
+    # whole (idempotent) convergence, so a lost key is re-issued within one interval.
+    keyed = bool(tenant.spec.server_keys or event.body.status.get(SERVER_KEYS))
+    if drifted or actual is None or not settled or keyed:
         if drifted:
             event.logger.warning("Auth does not hold this tenant as specified; re-applying.")
         await _converge(context, tenant, event)
