@@ -102,6 +102,8 @@ def test_the_crd_and_the_operator_share_the_slug_and_username_rules() -> None:
     admin = schema["properties"]["spec"]["properties"]["admin"]["properties"]
     assert name_pattern == f"^{spec.SLUG_PATTERN.pattern}$"
     assert admin["username"]["pattern"] == f"^{spec.USERNAME_PATTERN.pattern}$"
+    keys = schema["properties"]["spec"]["properties"]["serverKeys"]["items"]["properties"]
+    assert keys["name"]["pattern"] == f"^{spec.SLUG_PATTERN.pattern}$"
 
 
 @pytest.mark.parametrize(
@@ -114,6 +116,10 @@ def test_the_crd_and_the_operator_share_the_slug_and_username_rules() -> None:
         ({"admin": {}}, "'username' is a required property"),
         ({"admin": {"username": "Root"}}, "'Root' does not match"),
         ({"admin": {"username": "root", "passwordSecretRef": {}}}, "'name' is a required"),
+        ({"serverKeys": [{}]}, "'name' is a required property"),
+        ({"serverKeys": [{"name": "Backend"}]}, "'Backend' does not match"),
+        ({"serverKeys": [{"name": "x" * 33}]}, "is too long"),
+        ({"serverKeys": "backend"}, "'backend' is not of type 'array'"),
     ],
 )
 def test_the_schema_rejects_a_spec_the_operator_would_refuse(
@@ -190,7 +196,15 @@ def test_there_are_examples_for_every_part_of_the_spec() -> None:
     for _, document in documents():
         if document["kind"] == "Tenant":
             used |= set(document["spec"])
-    assert used == {"displayName", "selfRegistration", "suspended", "limits", "admin", "adopt"}
+    assert used == {
+        "displayName",
+        "selfRegistration",
+        "suspended",
+        "limits",
+        "admin",
+        "serverKeys",
+        "adopt",
+    }
 
 
 @pytest.mark.parametrize(("where", "document"), documents(), ids=lambda value: str(value)[:60])

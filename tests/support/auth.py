@@ -27,7 +27,7 @@ PROCESS_ENV = {
 """For auth processes a test starts, as `settings` below for in-process ones: argon2 at its
 cheapest, so suites stay fast, and no per-address limits, since every test client is
 127.0.0.1 (tests of those limits set their own)."""
-AUTH_TABLES = ("refresh_tokens", "refresh_families", "users", "tenants")
+AUTH_TABLES = ("server_keys", "refresh_tokens", "refresh_families", "users", "tenants")
 
 
 def settings(data_dir: Path, database_url: str, **overrides: Any) -> AuthSettings:
@@ -114,6 +114,15 @@ class AuthApi:
         assert response.status_code == 200, response.text
         tokens: dict[str, Any] = response.json()
         return tokens
+
+    def server_key(self, tenant: str, name: str = "backend") -> str:
+        """A new server key of `tenant` (docs/api.md "Tenant backends"), its secret."""
+        response = self.http.post(
+            f"/internal/v1/tenants/{tenant}/server-keys", json={"name": name}, headers=self.admin
+        )
+        assert response.status_code == 201, response.text
+        key: str = response.json()["key"]
+        return key
 
     @staticmethod
     def bearer(tokens: dict[str, Any] | str) -> dict[str, str]:

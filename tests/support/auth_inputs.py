@@ -22,7 +22,17 @@ SLUG = r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?"
 USERNAME = r"[a-z0-9][a-z0-9._-]{2,31}"
 
 TEN_MB = 10 * 1024 * 1024
-BODY_ROUTES = ("register", "login", "refresh", "logout", "put_tenant", "put_user")
+BODY_ROUTES = (
+    "register",
+    "login",
+    "refresh",
+    "logout",
+    "put_tenant",
+    "put_user",
+    "server_key",
+    "tenant_user",
+    "tenant_tokens",
+)
 STRING_FIELDS = {
     "register": ("tenant", "username", "password", "display_name"),
     "login": ("tenant", "username", "password"),
@@ -30,6 +40,9 @@ STRING_FIELDS = {
     "logout": ("refresh_token",),
     "put_tenant": ("display_name",),
     "put_user": ("password", "display_name"),
+    "server_key": ("name",),
+    "tenant_user": ("display_name", "kind"),
+    "tenant_tokens": (),
 }
 REQUIRED_FIELDS = {
     "register": ("tenant", "username", "password"),
@@ -38,8 +51,11 @@ REQUIRED_FIELDS = {
     "logout": ("refresh_token",),
     "put_tenant": (),
     "put_user": ("password",),
+    "server_key": ("name",),
+    "tenant_user": (),
+    "tenant_tokens": (),
 }
-OPTIONAL_FIELDS = {"display_name"}
+OPTIONAL_FIELDS = {"display_name", "kind"}
 NOT_STRINGS = (*problems.NOT_STRINGS, None)
 ODD_STRINGS = (
     "\x00",
@@ -104,6 +120,16 @@ def body_route(api: AuthApi, name: str) -> BodyRoute:
             "limits": {"max_users": 10, "messages_per_minute": 60, "max_message_chars": 2000},
         }
         return BodyRoute("PUT", "/internal/v1/tenants/acme", body, 201, api.admin)
+    if name == "server_key":
+        path = f"/internal/v1/tenants/{api.tenant()}/server-keys"
+        return BodyRoute("POST", path, {"name": "backend"}, 201, api.admin)
+    if name in ("tenant_user", "tenant_tokens"):
+        key = api.bearer(api.server_key(api.tenant()))
+        path = "/v1/tenant/users/alice"
+        if name == "tenant_user":
+            return BodyRoute("PUT", path, {"display_name": "Alice", "kind": "bot"}, 201, key)
+        assert api.http.put(path, json={}, headers=key).status_code == 201
+        return BodyRoute("POST", f"{path}/tokens", {"ttl_seconds": 600}, 200, key)
     assert name == "put_user"
     path = f"/internal/v1/tenants/{api.tenant()}/users/admin"
     body = {"password": PASSWORD, "display_name": "Admin"}

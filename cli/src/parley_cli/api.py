@@ -364,6 +364,18 @@ class Client:
     def delete_tenant(self, slug: str) -> None:
         self._admin("DELETE", f"/internal/v1/tenants/{_quote(slug)}")
 
+    def create_server_key(self, slug: str, name: str) -> dict[str, Any]:
+        """docs/api.md "Tenant backends": the new key, whose secret only this answer holds."""
+        path = f"/internal/v1/tenants/{_quote(slug)}/server-keys"
+        return self._json(self._admin("POST", path, json={"name": name}), dict)
+
+    def server_keys(self, slug: str) -> list[dict[str, Any]]:
+        path = f"/internal/v1/tenants/{_quote(slug)}/server-keys"
+        return _field(self._json(self._admin("GET", path), dict), "server_keys", list)
+
+    def revoke_server_key(self, slug: str, key_id: str) -> None:
+        self._admin("DELETE", f"/internal/v1/tenants/{_quote(slug)}/server-keys/{_quote(key_id)}")
+
     # -- plumbing -------------------------------------------------------------------------
 
     def _require_credentials(self) -> Credentials:

@@ -43,7 +43,9 @@ class Profile:
 
     @property
     def logged_in(self) -> bool:
-        return bool(self.access_token and self.refresh_token)
+        # An access token alone (handed over by a tenant's backend, `login --token-stdin`)
+        # is a session until it expires; only a pair can be renewed.
+        return bool(self.access_token)
 
     def without_session(self) -> Profile:
         return dataclasses.replace(self, access_token=None, refresh_token=None)

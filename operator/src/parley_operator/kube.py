@@ -1,4 +1,4 @@
-"""The few Kubernetes calls kopf does not make for us: reading and writing Secrets.
+"""The few Kubernetes calls kopf does not make for us: reading, writing, deleting Secrets.
 
 Why not a client library: the operator reads one Secret kind with three verbs, and kopf
 already logs in (service account in a pod, KUBECONFIG elsewhere). This client reuses
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -32,6 +32,7 @@ class Secret:
     data: dict[str, str]
     """Decoded `data`: the values as text."""
     owner_uids: tuple[str, ...] = ()
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 class Kubernetes:
@@ -81,6 +82,12 @@ class Kubernetes:
         )
         return _secret(self._expect(response, "patch", namespace, 200))
 
+    async def delete_secret(self, namespace: str, name: str) -> None:
+        """Gone already is as good as deleted."""
+        response = await self._call("DELETE", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        if response.status_code != 404:
+            self._expect(response, "delete", namespace, 200, 202)
+
     async def _call(
         self,
         method: str,
@@ -111,7 +118,7 @@ class Kubernetes:
             raise KubernetesUnavailable(
                 f"the operator may not {verb} Secrets in namespace {namespace!r} "
                 f"({response.status_code}): grant its ServiceAccount get, create and patch "
-                "on secrets"
+                "(and delete) on secrets"
             )
         if response.status_code not in statuses:
             raise KubernetesUnavailable(
@@ -123,7 +130,11 @@ class Kubernetes:
 
 
 def manifest(
-    name: str, data: Mapping[str, str], *, labels: Mapping[str, str] | None = None
+    name: str,
+    data: Mapping[str, str],
+    *,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """An Opaque Secret. `data` is written base64-encoded, not as `stringData`, so what is
     stored is what was sent (the API server only converts stringData on write)."""
@@ -131,7 +142,11 @@ def manifest(
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "Opaque",
-        "metadata": {"name": name, "labels": dict(labels or {})},
+        "metadata": {
+            "name": name,
+            "labels": dict(labels or {}),
+            **({"annotations": dict(annotations)} if annotations else {}),
+        },
         "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
     }
 
@@ -149,4 +164,5 @@ def _secret(body: Mapping[str, Any]) -> Secret:
         name=body["metadata"]["name"],
         data=data,
         owner_uids=tuple(str(owner.get("uid")) for owner in owners),
+        annotations=dict(body["metadata"].get("annotations") or {}),
     )

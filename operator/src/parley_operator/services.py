@@ -146,6 +146,38 @@ class AuthApi(InternalApi):
         if response.status_code not in (200, 201):
             raise self._refused("PUT", path, response)
 
+    async def server_keys(self, slug: str) -> dict[str, str]:
+        """The tenant's server keys, name to id (docs/api.md "Tenant backends")."""
+        path = f"/internal/v1/tenants/{slug}/server-keys"
+        response = await self._call("GET", path)
+        if response.status_code == 404:
+            raise Unavailable(self.service, f"GET {path} answered 404: the tenant is gone")
+        if response.status_code != 200:
+            raise self._refused("GET", path, response)
+        return {key["name"]: key["id"] for key in response.json().get("server_keys") or []}
+
+    async def create_server_key(self, slug: str, name: str) -> tuple[str, str]:
+        """A new key's id and secret; the secret is never readable again."""
+        path = f"/internal/v1/tenants/{slug}/server-keys"
+        response = await self._call("POST", path, {"name": name})
+        if response.status_code in (404, 409):
+            # The tenant vanished, or another attempt issued the name a moment ago: the
+            # next attempt sees the key and revokes it before issuing again.
+            raise Unavailable(
+                self.service, f"POST {path} answered {response.status_code}: {_detail(response)}"
+            )
+        if response.status_code != 201:
+            raise self._refused("POST", path, response)
+        created = response.json()
+        return str(created["id"]), str(created["key"])
+
+    async def revoke_server_key(self, slug: str, key_id: str) -> None:
+        """204, or 404 when it is gone already: either way it works no more."""
+        path = f"/internal/v1/tenants/{slug}/server-keys/{key_id}"
+        response = await self._call("DELETE", path)
+        if response.status_code not in (204, 404):
+            raise self._refused("DELETE", path, response)
+
 
 class ChatApi(InternalApi):
     def __init__(self, base_url: str, admin_token: str, **options: Any) -> None:

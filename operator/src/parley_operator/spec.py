@@ -80,12 +80,29 @@ class Admin(_SpecModel):
     password_secret_ref: SecretKeyRef | None = None
 
 
+class ServerKeySpec(_SpecModel):
+    """docs/api.md "Tenant backends": a key the operator issues into
+    `<tenant>-server-key-<name>`; its name follows the slug's rules."""
+
+    name: Annotated[str, _matching(SLUG_PATTERN, "server key name")]
+
+
+def _unique_names(keys: list[ServerKeySpec]) -> list[ServerKeySpec]:
+    names = [key.name for key in keys]
+    if len(set(names)) != len(names):
+        raise ValueError("each server key needs a name of its own")
+    return keys
+
+
 class TenantSpec(_SpecModel):
     display_name: DisplayName | None = None
     self_registration: bool = False
     suspended: bool = False
     limits: Limits = Limits()
     admin: Admin | None = None
+    server_keys: Annotated[
+        list[ServerKeySpec], Field(max_length=32), AfterValidator(_unique_names)
+    ] = Field(default_factory=list)
     adopt: bool = False
     """Take over what this resource did not create: an existing tenant in auth, an existing
     user named `admin.username` (its password is replaced) and an existing `<name>-admin`
@@ -104,6 +121,10 @@ class Tenant:
     @property
     def admin_secret_name(self) -> str:
         return f"{self.slug}-admin"
+
+    def server_key_secret_name(self, key_name: str) -> str:
+        # A slug and a key name of 32 characters each keep this under 253 (RFC 1123).
+        return f"{self.slug}-server-key-{key_name}"
 
 
 class InvalidSpec(ValueError):

@@ -311,7 +311,7 @@ def test_an_odd_but_long_enough_password_registers_and_logs_in(api: AuthApi) -> 
             assert api.login(account)["access_token"]
 
 
-@pytest.mark.parametrize("route", ["register", "put_tenant", "put_user"])
+@pytest.mark.parametrize("route", ["register", "put_tenant", "put_user", "tenant_user"])
 def test_a_display_name_outside_the_contract_is_a_422_naming_it(api: AuthApi, route: str) -> None:
     target = body_route(api, route)
     for display_name in (

@@ -4,6 +4,8 @@ a success exactly when every field is valid, otherwise a 4xx, never a 500."""
 from __future__ import annotations
 
 import re
+import unicodedata
+import urllib.parse
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -137,3 +139,72 @@ def test_a_missing_field_is_named_in_the_errors_list(api: AuthApi) -> None:
     response = api.http.post("/v1/auth/register", json={"tenant": "acme", "password": PASSWORD})
     assert response.status_code == 422
     assert {"field": "username", "source": "body"}.items() <= response.json()["errors"][0].items()
+
+
+# -- docs/api.md "Tenant backends" ----------------------------------------------------
+
+TENANT_USER_FIELDS = ("display_name", "kind")
+
+
+@HYPOTHESIS
+@given(data=st.data())
+def test_generated_tenant_user_bodies_succeed_only_when_every_field_is_valid(
+    api: AuthApi, data: st.DataObject
+) -> None:
+    key = api.server_key(api.tenant())
+    username = data.draw(
+        VALID_USERNAMES | names_like(VALID_USERNAMES).filter(lambda v: isinstance(v, str)),
+        label="username",
+    )
+    candidates: dict[str, st.SearchStrategy[Any]] = {
+        "display_name": st.none() | st.text(max_size=70) | ODD_TEXT | JSON_VALUES,
+        "kind": st.sampled_from(["person", "bot", None, "Bot", "robot", ""]) | JSON_VALUES,
+    }
+    present = data.draw(st.sets(st.sampled_from(TENANT_USER_FIELDS)))
+    body: dict[str, Any] = data.draw(extra_fields(TENANT_USER_FIELDS))
+    for name in TENANT_USER_FIELDS:
+        if name in present:
+            body[name] = data.draw(candidates[name], label=name)
+
+    response = api.http.put(
+        f"/v1/tenant/users/{urllib.parse.quote(username, safe='')}",
+        json=body,
+        headers=api.bearer(key),
+    )
+
+    not_a_server_error(response)
+    valid = (
+        is_name(username, USERNAME)
+        and (body.get("display_name") is None or is_display_name(body.get("display_name")))
+        and body.get("kind") in (None, "person", "bot")
+    )
+    if valid:
+        assert response.status_code == 201, response.text
+        user = response.json()
+        assert user["username"] == username
+        assert user["kind"] == (body.get("kind") or "person")
+    else:
+        assert response.status_code in (400, 404, 405, 422), response.text
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ttl=st.none() | st.integers() | JSON_VALUES)
+def test_generated_token_ttls_mint_a_pair_only_within_bounds(api: AuthApi, ttl: Any) -> None:
+    key = api.server_key(api.tenant())
+    assert api.http.put("/v1/tenant/users/alice", json={}, headers=api.bearer(key)).is_success
+    response = api.http.post(
+        "/v1/tenant/users/alice/tokens", json={"ttl_seconds": ttl}, headers=api.bearer(key)
+    )
+    not_a_server_error(response)
+    strictly_valid = ttl is None or (
+        isinstance(ttl, int) and not isinstance(ttl, bool) and 60 <= ttl <= 86_400
+    )
+    if strictly_valid:
+        assert response.status_code == 200, response.text
+    elif isinstance(ttl, int) and not isinstance(ttl, bool):
+        problem(response, 422)
+    else:
+        # Litestar decodes in msgspec's lax mode: "600" or 600.0 may pass as an integer.
+        assert response.status_code in (200, 422), response.text

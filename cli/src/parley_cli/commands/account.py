@@ -4,16 +4,28 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
 from parley_cli import api, config, output
 from parley_cli.commands import common
-from parley_cli.errors import ApiError, CliError, UsageError
+from parley_cli.errors import ApiError, AuthError, CliError, UsageError
 
 app = typer.Typer()
+
+
+TokenPairStdin = Annotated[
+    bool,
+    typer.Option(
+        "--token-stdin",
+        help="Read a token pair (JSON, as the server gives it) or an access token from stdin, "
+        "such as one a tenant's backend minted, instead of logging in with a password.",
+    ),
+]
 
 
 @app.command()
@@ -23,9 +35,15 @@ def login(
     tenant: common.Tenant = None,
     username: common.Username = None,
     password_stdin: common.PasswordStdin = False,
+    token_stdin: TokenPairStdin = False,
 ) -> None:
     """Log in and keep the session in the profile."""
     this = common.session(ctx)
+    if token_stdin:
+        if password_stdin:
+            raise UsageError("--token-stdin and --password-stdin exclude each other")
+        _login_with_token(this, this.server_url(server), sys.stdin.read())
+        return
     url, tenant, username, password = _ask(this, server, tenant, username, password_stdin)
     with api.Client(url) as client:
         pair = client.login(tenant, username, password)
@@ -58,10 +76,14 @@ def logout(ctx: typer.Context) -> None:
     this = common.session(ctx)
     with this.store.transaction() as profiles:
         saved = profiles.get(this.profile)
-        if saved is None or not saved.refresh_token:
+        if saved is None or not saved.logged_in:
             output.Output().notice("Not logged in.")
             return
         profiles[this.profile] = saved.without_session()
+    if not saved.refresh_token:
+        # An access token alone (`login --token-stdin`): nothing to end on the server.
+        output.Output().notice(f"Forgot the access token of {saved.username}.")
+        return
     try:
         with api.Client(saved.server) as client:
             client.logout(saved.refresh_token)
@@ -113,6 +135,54 @@ def passwd(ctx: typer.Context, password_stdin: common.PasswordStdin = False) -> 
     output.Output().notice("Password changed; your other logins have been ended.")
 
 
+class _GivenToken:
+    """`api.Credentials` for one access token checked before it is kept."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def access_token(self) -> str:
+        return self._token
+
+    def rotate(self, stale: str, exchange: Callable[[str], api.TokenPair]) -> str:
+        raise AuthError("the token was refused: it is invalid or has expired")
+
+
+def _login_with_token(this: common.Session, url: str, text: str) -> None:
+    pair = _token_pair(text)
+    with api.Client(url, credentials=_GivenToken(pair["access_token"])) as client:
+        user = client.me()  # who the token says, and that the server takes it
+    _start_session(this, url, user["tenant"], user["username"], pair)
+    output.Output().notice(
+        f"Logged in to {url} as {user['username']} (tenant {user['tenant']}) with the token given."
+    )
+
+
+def _token_pair(text: str) -> api.TokenPair:
+    """A token pair as the server gives it (JSON), or a bare access token."""
+    text = text.strip()
+    if not text:
+        raise UsageError("no token on stdin")
+    if not text.startswith("{"):
+        if any(char.isspace() for char in text):
+            raise UsageError("stdin holds neither a token pair (JSON) nor one access token")
+        return {"access_token": text, "refresh_token": "", "expires_in": 0, "token_type": "Bearer"}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise UsageError("stdin is not valid JSON") from None
+    access = value.get("access_token") if isinstance(value, dict) else None
+    refresh = value.get("refresh_token") if isinstance(value, dict) else None
+    if not isinstance(access, str) or not access or not isinstance(refresh, str | None):
+        raise UsageError("the token pair on stdin has no access_token")
+    return {
+        "access_token": access,
+        "refresh_token": refresh or "",
+        "expires_in": 0,
+        "token_type": "Bearer",
+    }
+
+
 def _ask(
     this: common.Session,
     server: str | None,
@@ -141,7 +211,7 @@ def _start_session(
             tenant=tenant,
             username=username,
             access_token=pair["access_token"],
-            refresh_token=pair["refresh_token"],
+            refresh_token=pair["refresh_token"] or None,
         )
     if previous.refresh_token:
         # The replaced login would otherwise live on, unused, until it expires.

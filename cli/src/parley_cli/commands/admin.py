@@ -1,4 +1,5 @@
-"""`parley admin login` and `parley admin tenant get|put|delete`, with the admin token."""
+"""`parley admin login`, `parley admin tenant get|put|delete` and `parley admin server-keys
+create|list|revoke`, with the admin token."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ from parley_cli.errors import UsageError
 app = typer.Typer(help="Manage tenants with the admin token.", no_args_is_help=True)
 tenant_app = typer.Typer(help="Create, show and delete tenants.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
+keys_app = typer.Typer(
+    help="Issue, list and revoke a tenant's server keys (for its own backend).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="server-keys")
 
 
 @app.command("login")
@@ -108,3 +114,57 @@ def tenant_delete(
     client = common.session(ctx).admin_client(ctx, server, admin_token)
     client.delete_tenant(slug)
     output.Output().notice(f"Deleted tenant {slug}.")
+
+
+@keys_app.command("create")
+def server_key_create(
+    ctx: typer.Context,
+    slug: str,
+    name: str,
+    server: common.Server = None,
+    admin_token: common.AdminToken = None,
+    json: common.Json = False,
+) -> None:
+    """Issue a server key; the key is printed once and cannot be read again."""
+    client = common.session(ctx).admin_client(ctx, server, admin_token)
+    created = client.create_server_key(slug, name)
+    out = output.Output(json_mode=json)
+    if json:
+        out.json(created)
+        return
+    out.notice(f"Issued server key {created['name']} ({created['id']}) for tenant {slug}.")
+    out.notice("Store it now: it is shown only this once.")
+    print(created["key"], flush=True)
+
+
+@keys_app.command("list")
+def server_key_list(
+    ctx: typer.Context,
+    slug: str,
+    server: common.Server = None,
+    admin_token: common.AdminToken = None,
+    json: common.Json = False,
+) -> None:
+    """List a tenant's server keys (without their secrets)."""
+    client = common.session(ctx).admin_client(ctx, server, admin_token)
+    keys = client.server_keys(slug)
+    out = output.Output(json_mode=json)
+    if json:
+        out.json({"server_keys": keys})
+        return
+    for key in keys:
+        print(f"{key['id']}  {output.printable(key['name'])}  {key['created_at']}", flush=True)
+
+
+@keys_app.command("revoke")
+def server_key_revoke(
+    ctx: typer.Context,
+    slug: str,
+    key_id: str,
+    server: common.Server = None,
+    admin_token: common.AdminToken = None,
+) -> None:
+    """Revoke a server key by its id; it stops working at once."""
+    client = common.session(ctx).admin_client(ctx, server, admin_token)
+    client.revoke_server_key(slug, key_id)
+    output.Output().notice(f"Revoked server key {key_id} of tenant {slug}.")

@@ -19,7 +19,7 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy import exc as sa_exc
 
 from parley_core import logging as parley_logging
-from parley_core import tokens
+from parley_core import serverkeys, tokens
 from parley_core.errors import ApiError, DependencyUnavailable, InvalidField, Unauthorized
 
 logger = logging.getLogger(__name__)
@@ -223,6 +223,29 @@ def identity_provider(verifier: tokens.Verifier) -> Any:
         return claims
 
     return provide_claims
+
+
+_KEY_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="parley-tenant", error="invalid_token"'}
+
+
+def server_key_provider(resolve: serverkeys.Resolver) -> Any:
+    """A dependency yielding the calling server key's identity, or 401 (docs/api.md "Tenant
+    backends"). A user's access token is refused here, as a server key is refused by
+    `identity_provider` (it is no JWT)."""
+
+    async def provide_server_key(request: Request[Any, Any, Any]) -> serverkeys.ServerKeyIdentity:
+        key = tokens.bearer_token(request.headers.get("authorization"))
+        if key is None:
+            raise Unauthorized("missing server key", headers=_KEY_CHALLENGE)
+        if not serverkeys.well_formed(key):
+            raise Unauthorized("a server key (psk_...) is required", headers=_KEY_CHALLENGE)
+        identity = await resolve(serverkeys.digest(key))
+        if identity is None:
+            raise Unauthorized("unknown or revoked server key", headers=_KEY_CHALLENGE)
+        parley_logging.bind(tenant=identity.tenant)
+        return identity
+
+    return provide_server_key
 
 
 def admin_guard(admin_token: str | None) -> Any:

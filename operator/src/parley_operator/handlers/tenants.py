@@ -27,12 +27,15 @@ from typing import Any, NoReturn
 import kopf
 
 from parley_operator import kube, services, spec
+from parley_operator.handlers import server_keys
 from parley_operator.reconcile import status, tenants
 from parley_operator.settings import OperatorSettings
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "parley-operator"}
 # status field: auth's tenant was created (or, with spec.adopt, taken over) by this Tenant.
 OWNS_TENANT = "ownsTenant"
+# status field: the names of the server keys this Tenant issued (handlers.server_keys).
+SERVER_KEYS = "serverKeys"
 
 
 class Context:
@@ -106,7 +109,10 @@ async def refresh(context: Context, event: Event) -> None:
         _wait(context, event, exc.reason, exc.detail, exc)
     drifted = tenants.drifted(tenant, actual)
     settled = event.body.status.get("phase") in (status.Phase.READY, status.Phase.SUSPENDED)
-    if drifted or actual is None or not settled:
+    # Server keys live in Secrets anyone with access may delete: checking them takes the
+    # whole (idempotent) convergence, so a lost key is re-issued within one interval.
+    keyed = bool(tenant.spec.server_keys or event.body.status.get(SERVER_KEYS))
+    if drifted or actual is None or not settled or keyed:
         if drifted:
             event.logger.warning("Auth does not hold this tenant as specified; re-applying.")
         await _converge(context, tenant, event)
@@ -195,6 +201,21 @@ async def _provision(context: Context, tenant: spec.Tenant, event: Event) -> sta
         await _provision_admin(context, tenant, admin, event.body)
         # The count auth gave before the admin existed may be one short.
         state = await context.auth.get_tenant(tenant.slug) or state
+    managed = event.body.status.get(SERVER_KEYS) or []
+    if tenant.spec.server_keys or managed:
+        try:
+            names = await server_keys.converge(
+                context.auth,
+                context.kubernetes,
+                tenant,
+                owner=event.body,
+                managed=[str(name) for name in managed],
+                url=context.settings.api_url(),
+            )
+        except server_keys.SecretTaken as exc:
+            raise NotOurs(status.Reason.SECRET_CONFLICT, str(exc)) from exc
+        if list(managed) != names:
+            event.patch.status[SERVER_KEYS] = names
     return status.provisioned(
         suspended=tenant.spec.suspended,
         users=state.users,

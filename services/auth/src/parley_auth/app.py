@@ -12,12 +12,17 @@ from typing import Any
 from litestar import Litestar, get
 from litestar.di import Provide
 
-from parley_auth.api import routes
+from parley_auth.api import routes, tenant_routes
 from parley_auth.domain.passwords import PasswordHasher
-from parley_auth.domain.service import AuthService, LoginPolicy, RegistrationPolicy
+from parley_auth.domain.service import (
+    AuthService,
+    LoginPolicy,
+    RegistrationPolicy,
+    TenantApiPolicy,
+)
 from parley_auth.domain.signing import SigningKey
 from parley_auth.settings import AuthSettings
-from parley_core import db, ratelimit, service, telemetry, tokens
+from parley_core import db, ratelimit, service, telemetry, tokens, web
 
 MAX_BODY_BYTES = 64 * 1024
 """Auth bodies are a few hundred bytes; anything near this is abuse (413)."""
@@ -64,6 +69,7 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
         ),
         access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+        tenant_api_policy=TenantApiPolicy(per_key=settings.server_key_requests_per_minute),
     )
     jwks = signing_key.jwks()
 
@@ -91,9 +97,21 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
         settings,
         tracing=tracing,
         verifier=tokens.Verifier(local_jwks),
-        route_handlers=[routes.AuthController, routes.UsersController, jwks_document],
-        internal=[routes.InternalController],
-        dependencies={"auth": Provide(lambda: auth, sync_to_thread=False)},
+        route_handlers=[
+            routes.AuthController,
+            routes.UsersController,
+            tenant_routes.TenantController,
+            jwks_document,
+        ],
+        internal=[
+            routes.InternalController,
+            tenant_routes.ServerKeysController,
+            tenant_routes.IntrospectController,
+        ],
+        dependencies={
+            "auth": Provide(lambda: auth, sync_to_thread=False),
+            "server_key": Provide(web.server_key_provider(auth.resolve_server_key)),
+        },
         state={"auth": auth},
         max_body_bytes=MAX_BODY_BYTES,
         lifespan=[purging],

@@ -67,5 +67,9 @@ class AuthSettings(CoreSettings):
     """How often each replica deletes expired refresh tokens and revoked logins, in
     bounded batches (several replicas purging at once only share the work)."""
 
+    server_key_requests_per_minute: int = Field(default=1200, ge=1)
+    """Requests a minute one server key may make to the `/v1/tenant` routes before 429
+    (shared by every replica through Redis when it is set)."""
+
     def resolved_signing_key_file(self) -> Path:
         return self.signing_key_file or self.data_dir / "signing-key.pem"

@@ -1,4 +1,5 @@
-"""Request and response bodies of docs/api.md "Auth API" and "Internal API".
+"""Request and response bodies of docs/api.md "Auth API", "Internal API" and "Tenant
+backends".
 
 msgspec validates while it decodes, so a wrong type, a missing field or an out-of-range
 value becomes a 422 naming the field before any handler runs. Unknown fields are ignored.
@@ -13,7 +14,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from parley_auth.domain import service
-from parley_core import names, views
+from parley_core import names, serverkeys, views
 
 Slug = names.Slug
 Username = names.Username
@@ -155,3 +156,61 @@ class AdminUserBody(msgspec.Struct):
 
     def __post_init__(self) -> None:
         _check_display_name(self.display_name)
+
+
+# -- docs/api.md "Tenant backends" -----------------------------------------------------
+
+KeyName = names.Slug
+"""A server key's name becomes part of a Secret's name (`<tenant>-server-key-<name>`), so
+it follows the tenant slug's rules."""
+ServerKeyText = Annotated[str, msgspec.Meta(min_length=1, max_length=serverkeys.MAX_KEY_LENGTH)]
+
+
+class ServerKeyBody(msgspec.Struct):
+    name: KeyName
+
+
+class ServerKeyOut(views.Out):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+
+
+class ServerKeyCreatedOut(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    key: str
+    """The secret; shown only in this response."""
+    created_at: datetime
+
+
+class ServerKeysOut(msgspec.Struct):
+    server_keys: list[ServerKeyOut]
+
+
+class IntrospectBody(msgspec.Struct):
+    key: ServerKeyText
+
+
+class ServerKeyIdentityOut(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    tenant: str
+    tenant_id: uuid.UUID
+    suspended: bool
+
+
+class TenantUserBody(msgspec.Struct):
+    display_name: DisplayName | None = None
+    kind: Literal["person", "bot"] | None = None
+
+    def __post_init__(self) -> None:
+        _check_display_name(self.display_name)
+
+
+MAX_MINTED_TTL_SECONDS = 86_400
+"""Longest access token a tenant's backend may mint: a day, as the configured TTL's bound."""
+
+
+class TenantTokensBody(msgspec.Struct):
+    ttl_seconds: Annotated[int, msgspec.Meta(ge=60, le=MAX_MINTED_TTL_SECONDS)] | None = None

@@ -35,6 +35,14 @@ class RegistrationPolicy:
     window_seconds: int
 
 
+@dataclass(frozen=True, slots=True)
+class TenantApiPolicy:
+    """Requests one server key may make to `/v1/tenant` routes per `window_seconds`."""
+
+    per_key: int = 1200
+    window_seconds: int = 60
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServiceBase:
     sessions: async_sessionmaker[AsyncSession]
@@ -50,6 +58,7 @@ class ServiceBase:
     registration_policy: RegistrationPolicy
     access_ttl: timedelta
     refresh_ttl: timedelta
+    tenant_api_policy: TenantApiPolicy = TenantApiPolicy()
 
 
 def may_be_stored(*texts: str) -> bool:

@@ -48,3 +48,19 @@ class TooManyLogins(errors.TooManyRequests):
 
 class TooManyRegistrations(errors.TooManyRequests):
     detail = "too many registrations from this address; try again later"
+
+
+class ServerKeyNameTaken(errors.Conflict):
+    detail = "the tenant already has a server key of that name"
+
+
+class UnknownServerKey(errors.NotFound):
+    detail = "unknown or revoked server key"
+
+
+class UnknownUser(errors.NotFound):
+    detail = "unknown user"
+
+
+class TooManyTenantRequests(errors.TooManyRequests):
+    detail = "too many requests with this server key; try again later"

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import secrets
 import uuid
+from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -249,7 +250,10 @@ class Logins(ServiceBase):
                 tenant = await queries.tenant_by_slug(session, tenant_slug)
                 if tenant is not None:
                     user = await queries.user_by_username(session, username, tenant_id=tenant.id)
-        verified = await self.hasher.verify(user.password_hash if user else None, password)
+        # A user a tenant's backend made has no password (an empty hash): it verifies
+        # against nothing, at the cost and with the answer of a wrong password.
+        stored = (user.password_hash or None) if user else None
+        verified = await self.hasher.verify(stored, password)
         if tenant is None or user is None or not verified:
             raise errors.BadCredentials()
         return tenant, user
@@ -290,8 +294,13 @@ class Logins(ServiceBase):
         user_id: uuid.UUID,
         username: str,
         family_id: uuid.UUID,
+        *,
+        access_ttl: timedelta | None = None,
     ) -> TokenPair:
+        """A token pair; the access token lives `access_ttl` when given (a tenant's backend
+        minting tokens picks it), else the configured TTL, as every rotated one does."""
         now = utcnow()
+        access_ttl = access_ttl or self.access_ttl
         secret = f"{tenant.id.hex}.{secrets.token_urlsafe(32)}"
         token = RefreshToken(
             token_hash=_digest(secret),
@@ -308,10 +317,10 @@ class Logins(ServiceBase):
             tenant_id=tenant.id,
             username=username,
             now=now,
-            ttl=self.access_ttl,
+            ttl=access_ttl,
             session_id=family_id,
         )
-        return TokenPair(access, secret, int(self.access_ttl.total_seconds()))
+        return TokenPair(access, secret, int(access_ttl.total_seconds()))
 
 
 def _parse_refresh_token(token: str) -> tuple[uuid.UUID, str]:

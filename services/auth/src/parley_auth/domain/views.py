@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from parley_auth.storage.models import Tenant, User
+from parley_auth.storage.models import ServerKey, Tenant, User
 from parley_core import views
 
 
@@ -72,3 +72,16 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class ServerKeyView:
+    """A server key without its secret, which only `ServerKeys.create_server_key` returns."""
+
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, key: ServerKey) -> ServerKeyView:
+        return views.copy_fields(cls, key)

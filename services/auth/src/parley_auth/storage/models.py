@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from parley_core.db import UTCDateTime
 
-AUTH_TABLES = frozenset({"tenants", "users", "refresh_families", "refresh_tokens"})
+AUTH_TABLES = frozenset({"tenants", "users", "refresh_families", "refresh_tokens", "server_keys"})
 
 # Usernames compare byte-wise on PostgreSQL so the unique index also serves prefix search
 # (`LIKE 'ab%'` can use a btree only under the C collation).
@@ -43,12 +43,14 @@ class User(SQLModel, table=True):
     username: str = Field(sa_column=sa.Column(_USERNAME, nullable=False))
     display_name: str = Field(max_length=128)
     password_hash: str = Field(max_length=256)
+    """argon2id; empty for a user a tenant's backend made (it cannot log in with one)."""
     created_at: datetime = Field(sa_type=UTCDateTime)
     kind: str = Field(
         default="person",
         sa_column=sa.Column(sa.String(8), nullable=False, server_default="person"),
     )
-    """`person` or `bot` (docs/api.md "Accounts"); only a tenant's backend makes bots."""
+    """`person` or `bot` (docs/api.md "Accounts"); only a tenant's backend makes bots
+    (docs/api.md "Tenant backends")."""
 
 
 class RefreshFamily(SQLModel, table=True):
@@ -75,3 +77,17 @@ class RefreshToken(SQLModel, table=True):
     issued_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ServerKey(SQLModel, table=True):
+    """A tenant backend's key, kept only as the SHA-256 of what the backend holds
+    (docs/security.md "Server keys")."""
+
+    __tablename__ = "server_keys"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "name", name="uq_server_keys_tenant_name"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", ondelete="CASCADE")
+    name: str = Field(max_length=63)
+    key_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    created_at: datetime = Field(sa_type=UTCDateTime)

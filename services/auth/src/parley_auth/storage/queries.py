@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from parley_auth.storage.models import RefreshFamily, RefreshToken, Tenant, User
+from parley_auth.storage.models import RefreshFamily, RefreshToken, ServerKey, Tenant, User
 
 
 async def tenant_by_slug(
@@ -38,7 +38,7 @@ async def tenant_by_slug(
 
 async def delete_tenant(session: AsyncSession, *, tenant_id: uuid.UUID) -> None:
     # Children first, so the purge does not depend on SQLite's foreign-key pragma.
-    for model in (RefreshToken, RefreshFamily, User):
+    for model in (ServerKey, RefreshToken, RefreshFamily, User):
         await session.exec(sa.delete(model).where(col(model.tenant_id) == tenant_id))
     await session.exec(sa.delete(Tenant).where(col(Tenant.id) == tenant_id))
 
@@ -265,3 +265,43 @@ async def delete_empty_families(session: AsyncSession, *, limit: int) -> int:
         sa.delete(RefreshFamily).where(col(RefreshFamily.id).in_(batch.scalar_subquery()))
     )
     return result.rowcount
+
+
+# -- server keys ----------------------------------------------------------------------
+
+
+async def server_keys(session: AsyncSession, *, tenant_id: uuid.UUID) -> Sequence[ServerKey]:
+    statement = select(ServerKey).where(ServerKey.tenant_id == tenant_id)
+    return (await session.exec(statement.order_by(col(ServerKey.name)))).all()
+
+
+async def server_key_by_name(
+    session: AsyncSession, name: str, *, tenant_id: uuid.UUID
+) -> ServerKey | None:
+    statement = select(ServerKey).where(ServerKey.tenant_id == tenant_id, ServerKey.name == name)
+    return (await session.exec(statement)).first()
+
+
+async def delete_server_key(
+    session: AsyncSession, key_id: uuid.UUID, *, tenant_id: uuid.UUID
+) -> bool:
+    result = await session.exec(
+        sa.delete(ServerKey).where(
+            col(ServerKey.tenant_id) == tenant_id, col(ServerKey.id) == key_id
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def server_key_by_digest(
+    session: AsyncSession, key_hash: str
+) -> tuple[ServerKey, Tenant] | None:
+    """The key whose digest this is, with its tenant: one lookup on a unique index. Not
+    scoped by tenant: the key is what names the tenant."""
+    statement = (
+        select(ServerKey, Tenant)
+        .join(Tenant, col(Tenant.id) == col(ServerKey.tenant_id))
+        .where(ServerKey.key_hash == key_hash)
+    )
+    row = (await session.exec(statement)).first()
+    return None if row is None else (row[0], row[1])
