@@ -4,7 +4,6 @@ a success exactly when every field is valid, otherwise a 4xx, never a 500."""
 from __future__ import annotations
 
 import re
-import unicodedata
 import urllib.parse
 from typing import Any
 
