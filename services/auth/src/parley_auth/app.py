@@ -17,7 +17,7 @@ from parley_auth.domain.passwords import PasswordHasher
 from parley_auth.domain.service import AuthService, LoginPolicy, RegistrationPolicy
 from parley_auth.domain.signing import SigningKey
 from parley_auth.settings import AuthSettings
-from parley_core import db, ratelimit, service, telemetry, tokens
+from parley_core import db, openapi, ratelimit, service, telemetry, tokens
 
 MAX_BODY_BYTES = 64 * 1024
 """Auth bodies are a few hundred bytes; anything near this is abuse (413)."""
@@ -91,7 +91,13 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
         settings,
         tracing=tracing,
         verifier=tokens.Verifier(local_jwks),
-        route_handlers=[routes.AuthController, routes.UsersController, jwks_document],
+        route_handlers=[
+            routes.AuthController,
+            routes.UsersController,
+            jwks_document,
+            # Chat merges these into the one public document (parley_core.openapi).
+            *openapi.public_handlers(openapi.service_document("auth"), title="Parley auth"),
+        ],
         internal=[routes.InternalController],
         dependencies={"auth": Provide(lambda: auth, sync_to_thread=False)},
         state={"auth": auth},

@@ -26,6 +26,8 @@ def asgi(app: Litestar) -> ASGIApp:
 
 
 CHAT_PREFIXES = ("/v1/chats", "/v1/stream")
+# Chat serves the public OpenAPI document of both services (parley_core.openapi).
+CHAT_PATHS = frozenset({"/v1/openapi.json", "/v1/docs"})
 _TENANT_PATH = re.compile(r"^/internal/v1/tenants/[^/]+/?$")
 
 
@@ -40,7 +42,7 @@ class Dispatcher:
             await self._lifespan(receive, send)
             return
         path: str = scope["path"]
-        if path.startswith(CHAT_PREFIXES):
+        if path.startswith(CHAT_PREFIXES) or path in CHAT_PATHS:
             await self._chat(scope, receive, send)
         elif scope["type"] == "http" and scope["method"] == "DELETE" and _TENANT_PATH.match(path):
             await self._purge_tenant(scope, receive, send)
