@@ -36,6 +36,7 @@ IMAGES = {
     "parley-auth": ("services/auth", "service"),
     "parley-chat": ("services/chat", "service"),
     "parley-operator": ("operator", "operator"),
+    "parley-cli": ("cli", "cli"),
 }
 
 Manifest = dict[str, Any]
