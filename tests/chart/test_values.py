@@ -120,4 +120,5 @@ def test_the_install_matrix_has_numbered_ci_values_files(chart: str) -> None:
             "networkpolicy-values.yaml",
             "existing-secrets-values.yaml",
             "httproute-values.yaml",
+            "canary-values.yaml",
         ]
