@@ -72,6 +72,12 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
 CMD ["run", "--standalone", "--liveness=http://0.0.0.0:8080/healthz", "--all-namespaces"]
 
+# The CLI (--target cli, PACKAGE=parley-cli): `parley` by default; the chart's delivery
+# canary runs its `parley-canary` (its /metrics on 9100).
+FROM runtime AS cli
+EXPOSE 9100
+CMD ["--help"]
+
 # A service (the default target): HTTP on 8000, and its data directory (generated files in
 # the embedded default) in /tmp.
 FROM runtime AS service

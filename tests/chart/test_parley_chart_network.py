@@ -34,17 +34,25 @@ API_PATHS: dict[str, str | None] = {
     "/v1/search": "chat",
     "/v1/stream": "chat",
     "/v1/presence": "chat",
+    "/v1/openapi.json": "chat",
+    "/v1/docs": "chat",
     "/internal/v1/tenants/{slug}": None,
+    "/internal/openapi.json": None,
     "/internal/v1/tenants/{slug}/users/{username}": None,
 }
 
 
 def route(ingress: charts.Manifest, path: str) -> str | None:
-    """The backend Service of a request path: Kubernetes' Prefix match, longest first."""
+    """The backend Service of a request path: an Exact match, else Kubernetes' Prefix
+    match, longest first."""
     best: tuple[int, str] | None = None
     for rule in ingress["spec"]["rules"]:
         for entry in rule["http"]["paths"]:
-            assert entry["pathType"] == "Prefix"
+            assert entry["pathType"] in ("Prefix", "Exact")
+            if entry["pathType"] == "Exact":
+                if entry["path"] == path:
+                    return str(entry["backend"]["service"]["name"])
+                continue
             prefix = entry["path"].rstrip("/").split("/")
             if path.split("/")[: len(prefix)] == prefix and (best is None or len(prefix) > best[0]):
                 best = (len(prefix), entry["backend"]["service"]["name"])
@@ -68,7 +76,10 @@ def test_ingress_routes_each_public_path_to_its_service_and_never_internal(
     for path, service in API_PATHS.items():
         expected = f"parley-{service}" if service else web
         assert route(ingress, path.replace("{", "x").replace("}", "x")) == expected, path
-    for path in ("/internal", "/healthz", "/readyz", "/metrics", "/", "/v1", "/v1/authx"):
+    for path in (
+        *("/internal", "/healthz", "/readyz", "/metrics", "/", "/v1", "/v1/authx"),
+        *("/v1/openapi.jsonx", "/v1/docs/x", "/v1/docsx"),
+    ):
         assert route(ingress, path) == web, path
     services_by_name = {s["metadata"]["name"]: s for s in charts.of_kind(manifests, "Service")}
     for rule in ingress["spec"]["rules"]:

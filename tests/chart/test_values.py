@@ -121,4 +121,5 @@ def test_the_install_matrix_has_numbered_ci_values_files(chart: str) -> None:
             "existing-secrets-values.yaml",
             "httproute-values.yaml",
             "web-values.yaml",
+            "canary-values.yaml",
         ]

@@ -180,3 +180,20 @@ def test_the_embedded_default_streams_on_the_same_port(embedded: tuple[str, Path
             )
             (frame,) = stream.messages(1)
             assert (frame["chat_id"], frame["message"]["body"]) == (chat["id"], "hi dave")
+
+
+def test_the_embedded_default_serves_one_openapi_document_of_both_services_and_its_reference(
+    embedded: tuple[str, Path],
+) -> None:
+    url, data_dir = embedded
+    token = (data_dir / ".parley" / "admin-token").read_text().strip()
+    with httpx.Client(base_url=url, timeout=30) as http:
+        document = http.get("/v1/openapi.json").json()
+        reference = http.get("/v1/docs")
+        internal = http.get("/internal/openapi.json", headers={"Authorization": f"Bearer {token}"})
+
+    assert {"/v1/auth/login", "/v1/chats", "/v1/chats/{chat_id}/messages"} <= set(document["paths"])
+    assert not [path for path in document["paths"] if path.startswith("/internal")]
+    assert reference.status_code == 200
+    assert "/v1/auth/login" in reference.text
+    assert "/internal/v1/tenants/{slug}" in internal.json()["paths"]

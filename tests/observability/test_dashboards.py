@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from parley_cli.canary import metrics as canary_metrics
 from support import observability
 from support.observability import Stack
 
@@ -69,6 +70,10 @@ def test_every_metric_a_panel_or_an_alert_reads_is_exported_by_the_running_servi
     exported = observability.exported_names(stack.auth.url) | observability.exported_names(
         stack.chat.url
     )
+    # The delivery canary's own metrics (parley-canary), as its registry exports them.
+    exported |= {
+        sample.name for family in canary_metrics.REGISTRY.collect() for sample in family.samples
+    }
     expressions = {query.name: query.expr for query in observability.queries()}
     expressions |= {rule["alert"]: rule["expr"] for rule in observability.alert_rules()}
     read = {name: observability.metric_names(expr) for name, expr in expressions.items()}

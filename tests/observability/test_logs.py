@@ -174,6 +174,25 @@ def test_each_request_is_one_line_with_its_route_status_duration_caller_and_trac
             assert "?" not in line["url.path_template"], line
 
 
+def test_a_request_line_carries_the_request_id_the_answer_names(stack: Stack) -> None:
+    sent = f"log-{uuid.uuid4().hex}"
+    named = httpx.get(f"{stack.auth.url}/v1/auth/me", headers={"X-Request-Id": sent}, timeout=10)
+    generated = httpx.get(f"{stack.chat.url}/v1/chats", timeout=10)
+    assert named.status_code == generated.status_code == 401
+    assert named.headers["x-request-id"] == sent
+    chosen = generated.headers["x-request-id"]
+
+    lines = _lines_once(
+        stack,
+        lambda lines: {sent, chosen} <= {line.get("http.request.id") for line in lines},
+    )
+
+    (auth_line,) = [line for line in lines if line.get("http.request.id") == sent]
+    assert auth_line["message"] == "GET /v1/auth/me 401"
+    (chat_line,) = [line for line in lines if line.get("http.request.id") == chosen]
+    assert chat_line["message"] == "GET /v1/chats 401"
+
+
 def test_probes_and_scrapes_are_not_logged_and_every_line_is_json(stack: Stack) -> None:
     for url in (stack.auth.url, stack.chat.url):
         for path in ("/healthz", "/readyz", "/metrics"):

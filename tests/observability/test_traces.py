@@ -225,3 +225,21 @@ def test_an_app_without_tracing_installs_no_tracing_middleware(tmp_path: Path) -
     settings = chat.settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path}/chat.db", "http://x")
     app = chat_app.create_app(settings)
     assert "OpenTelemetryPlugin" not in {type(plugin).__name__ for plugin in app.plugins}
+
+
+def test_the_server_span_carries_the_request_id_the_caller_sent(traced: Traced) -> None:
+    alice = traced.api.users(1)[0]
+    request_id = f"trace-{time.monotonic_ns()}"
+    response = traced.api.http.get(
+        "/v1/chats", headers={**alice.headers, "X-Request-Id": request_id}
+    )
+    assert response.headers["x-request-id"] == request_id
+
+    def found(spans: list[ReadableSpan]) -> bool:
+        return any(
+            span.kind == SpanKind.SERVER
+            and (span.attributes or {}).get("http.request.id") == request_id
+            for span in spans
+        )
+
+    assert found(_wait_for(traced, found))

@@ -37,6 +37,7 @@ IMAGES = {
     "parley-chat": ("services/chat", "service"),
     "parley-operator": ("operator", "operator"),
     "parley-web": ("web", "service"),
+    "parley-cli": ("cli", "cli"),
 }
 
 Manifest = dict[str, Any]

@@ -1,8 +1,10 @@
 """Checking answers against docs/api.md's error shape, and the bad input both services'
 suites send: one copy, so the auth and chat suites hold every route to the same contract.
 
-docs/api.md: an error is a JSON object with an int `status_code` and a string `detail`;
-validation errors also name the offending field (in `detail` and in an `errors` list).
+docs/api.md: an error is an RFC 9457 problem details object (`application/problem+json`)
+with `type`, `title`, `status` and a string `detail`, and, for the clients written before
+problem details, an int `status_code` equal to `status`; validation errors also name the
+offending field (in `detail` and in an `errors` list).
 """
 
 from __future__ import annotations
@@ -42,9 +44,20 @@ def problem(response: httpx.Response, *expected: int) -> dict[str, Any]:
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
     if expected:
         assert response.status_code in expected, (response.status_code, response.text[:500])
-    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["content-type"].startswith("application/problem+json")
     body: dict[str, Any] = response.json()
     assert_error_shape(response.status_code, body)
+    return body
+
+
+def unavailable(response: httpx.Response, dependency: str) -> dict[str, Any]:
+    """A 503 problem that names the dead `dependency` (docs/api.md)."""
+    assert response.status_code == 503, (response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert_error_shape(503, body)
+    assert body["detail"] == f"{dependency} unavailable"
+    assert body["title"] == "Service Unavailable"
     return body
 
 
@@ -53,6 +66,11 @@ def assert_error_shape(status: int, body: Any) -> None:
     assert isinstance(body, dict), body
     assert type(body["status_code"]) is int
     assert body["status_code"] == status
+    assert body["status"] == status
+    assert isinstance(body["type"], str)
+    assert body["type"]
+    assert isinstance(body["title"], str)
+    assert body["title"].strip()
     assert isinstance(body["detail"], str)
     assert body["detail"].strip()
 

@@ -13,24 +13,37 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from typing import Annotated, NoReturn
 
 import typer
 
 from parley_cli import config, output
-from parley_cli.commands import account, admin, chats, common, messages, presence, search, threads
+from parley_cli.commands import (
+    account,
+    admin,
+    chats,
+    common,
+    messages,
+    presence,
+    profiles,
+    search,
+    threads,
+)
 from parley_cli.errors import CliError, UsageError
 
-app = typer.Typer(
+app = common.group(
     name="parley",
     help="Parley from a terminal: log in, chat, and follow chats live.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion and --show-completion (bash, zsh, fish, PowerShell).
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 # In the order `parley --help` lists them: the top-level commands, then the groups.
 app.add_typer(account.app)
+app.add_typer(profiles.app)
 app.add_typer(chats.app)
 app.add_typer(messages.app)
 app.add_typer(threads.app)
@@ -38,7 +51,14 @@ app.add_typer(search.app)
 app.add_typer(presence.app)
 app.add_typer(chats.chat_app, name="chat")
 app.add_typer(chats.members_app, name="members")
+app.add_typer(profiles.auth_app, name="auth")
 app.add_typer(admin.app, name="admin")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"parley {metadata.version('parley-cli')}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -54,6 +74,15 @@ def options(
             help="Credentials profile to use.",
         ),
     ] = config.DEFAULT_PROFILE,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print parley's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     if not profile.strip():
         raise UsageError("--profile must not be empty")

@@ -339,6 +339,33 @@ class Output:
             else:
                 self.row(name, entry["user_id"], entry["status"], seen)
 
+    def fields(self, fields: Mapping[str, Any]) -> None:
+        """Named values, one a line (`parley auth status`)."""
+        if self.json_mode:
+            self.json(dict(fields))
+        elif self.tty:
+            width = max(len(name) for name in fields)
+            for name, value in fields.items():
+                self.rich(Text.assemble((f"{name:>{width}}  ", "dim"), printable(_scalar(value))))
+        else:
+            for name, value in fields.items():
+                self.row(name, _scalar(value))
+
+    def profiles(self, profiles: list[dict[str, Any]]) -> None:
+        """`parley profiles`: the profile in use marked `*`."""
+        if self.json_mode:
+            self.json(profiles)
+            return
+        for profile in profiles:
+            self.row(
+                "*" if profile["current"] else " ",
+                profile["name"],
+                profile["server"],
+                profile["tenant"],
+                profile["username"] or "-",
+                "logged in" if profile["logged_in"] else "logged out",
+            )
+
     # -- the stream -----------------------------------------------------------------------
 
     def stream_frame(self, frame: Mapping[str, Any], label: str, who: str | None = None) -> None:

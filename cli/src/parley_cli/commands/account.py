@@ -15,7 +15,7 @@ from parley_cli import api, config, output
 from parley_cli.commands import common
 from parley_cli.errors import ApiError, AuthError, CliError, UsageError
 
-app = typer.Typer()
+app = common.group()
 
 
 TokenPairStdin = Annotated[
@@ -55,7 +55,10 @@ def login(
 def register(
     ctx: typer.Context,
     server: common.Server = None,
-    display_name: Annotated[str | None, typer.Option("--display-name", "-d")] = None,
+    display_name: Annotated[
+        str | None,
+        typer.Option("--display-name", "-d", help="Name shown to others [default: the username]."),
+    ] = None,
     tenant: common.Tenant = None,
     username: common.Username = None,
     password_stdin: common.PasswordStdin = False,

@@ -12,8 +12,8 @@ from parley_cli import api, config, output
 from parley_cli.commands import common
 from parley_cli.errors import UsageError
 
-app = typer.Typer(help="Manage tenants with the admin token.", no_args_is_help=True)
-tenant_app = typer.Typer(help="Create, show and delete tenants.", no_args_is_help=True)
+app = common.group(help="Manage tenants with the admin token.", no_args_is_help=True)
+tenant_app = common.group(help="Create, show and delete tenants.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 keys_app = typer.Typer(
     help="Issue, list and revoke a tenant's server keys (for its own backend).",
@@ -63,14 +63,36 @@ def tenant_get(
 def tenant_put(
     ctx: typer.Context,
     slug: str,
-    display_name: Annotated[str | None, typer.Option("--display-name")] = None,
-    self_registration: Annotated[
-        bool | None, typer.Option("--self-registration/--no-self-registration")
+    display_name: Annotated[
+        str | None, typer.Option("--display-name", help="The tenant's display name.")
     ] = None,
-    suspended: Annotated[bool | None, typer.Option("--suspended/--no-suspended")] = None,
-    max_users: Annotated[int | None, typer.Option("--max-users", min=1)] = None,
-    messages_per_minute: Annotated[int | None, typer.Option("--messages-per-minute", min=1)] = None,
-    max_message_chars: Annotated[int | None, typer.Option("--max-message-chars", min=1)] = None,
+    self_registration: Annotated[
+        bool | None,
+        typer.Option(
+            "--self-registration/--no-self-registration",
+            help="Whether anyone may register in the tenant.",
+            show_default=False,
+        ),
+    ] = None,
+    suspended: Annotated[
+        bool | None,
+        typer.Option(
+            "--suspended/--no-suspended",
+            help="A suspended tenant refuses logins and writes.",
+            show_default=False,
+        ),
+    ] = None,
+    max_users: Annotated[
+        int | None, typer.Option("--max-users", min=1, help="Most users the tenant may have.")
+    ] = None,
+    messages_per_minute: Annotated[
+        int | None,
+        typer.Option("--messages-per-minute", min=1, help="Most messages a user sends a minute."),
+    ] = None,
+    max_message_chars: Annotated[
+        int | None,
+        typer.Option("--max-message-chars", min=1, help="Longest message body, in characters."),
+    ] = None,
     server: common.Server = None,
     admin_token: common.AdminToken = None,
     json: common.Json = False,

@@ -9,9 +9,9 @@ import typer
 from parley_cli import output
 from parley_cli.commands import common
 
-app = typer.Typer()
-chat_app = typer.Typer(help="Start chats.", no_args_is_help=True)
-members_app = typer.Typer(help="List, add and remove a chat's members.", no_args_is_help=True)
+app = common.group()
+chat_app = common.group(help="Start chats.", no_args_is_help=True)
+members_app = common.group(help="List, add and remove a chat's members.", no_args_is_help=True)
 
 
 @app.command()
@@ -24,7 +24,7 @@ def chats(ctx: typer.Context, json: common.Json = False) -> None:
 @chat_app.command("create")
 def chat_create(
     ctx: typer.Context,
-    title: Annotated[str | None, typer.Option("--title", "-t")] = None,
+    title: Annotated[str | None, typer.Option("--title", "-t", help="The group's title.")] = None,
     member: Annotated[
         list[str] | None, typer.Option("--member", "-m", help="A username; repeat for more.")
     ] = None,

@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import typer
 
 from parley_cli import api, config, lookup, output
 from parley_cli.errors import UsageError
+
+
+def group(**options: Any) -> typer.Typer:
+    """A Typer for a command or group. Help is plain text, not Rich markup: markup would take
+    `[default: ...]` in an option's help for a tag and print nothing in its place."""
+    return typer.Typer(rich_markup_mode=None, **options)
+
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 ChatArg = Annotated[str, typer.Argument(metavar="CHAT", help="A chat id, id prefix or title.")]
@@ -21,8 +28,13 @@ Server = Annotated[
         "--server", "-s", envvar="PARLEY_SERVER", help="Server URL [default: the profile's]."
     ),
 ]
-Tenant = Annotated[str | None, typer.Option("--tenant", "-t", help="Tenant slug.")]
-Username = Annotated[str | None, typer.Option("--username", "-u")]
+Tenant = Annotated[
+    str | None, typer.Option("--tenant", "-t", help="Tenant slug [default: the profile's].")
+]
+Username = Annotated[
+    str | None,
+    typer.Option("--username", "-u", help="Username [default: the profile's, else asked]."),
+]
 PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from stdin.")
 ]

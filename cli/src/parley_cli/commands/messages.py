@@ -13,7 +13,7 @@ from parley_cli import api, lookup, output
 from parley_cli.commands import common
 from parley_cli.errors import UsageError
 
-app = typer.Typer()
+app = common.group()
 Text = Annotated[
     str | None, typer.Argument(help="The message; read from stdin when left out or '-'.")
 ]

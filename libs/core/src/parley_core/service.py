@@ -2,10 +2,10 @@
 
 A service's composition root (`create_app(settings)`) opens its `Backends` here, builds
 what is its own, and hands both to `service_app`, which adds the parts every service
-shares: the probes, `/metrics`, the admin-guarded `/internal` routes, the caller's
-identity, the error shape, the request log and metrics, tracing, and closing the
-backends on shutdown. `service_cli` is its `serve` and `migrate` commands
-(docs/api.md "Running it").
+shares: the probes, `/metrics`, the admin-guarded `/internal` routes and their OpenAPI
+document, the caller's identity, the error shape, the request id, the request log and
+metrics, tracing, and closing the backends on shutdown. `service_cli` is its `serve` and
+`migrate` commands (docs/api.md "Running it").
 """
 
 from __future__ import annotations
@@ -20,12 +20,23 @@ import typer
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins import PluginProtocol
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parley_core import db, health, metrics, migrations, ratelimit, serving, telemetry, tokens, web
+from parley_core import (
+    db,
+    health,
+    metrics,
+    migrations,
+    openapi,
+    ratelimit,
+    requestid,
+    serving,
+    telemetry,
+    tokens,
+    web,
+)
 from parley_core import logging as parley_logging
 from parley_core.settings import CoreSettings
 
@@ -95,7 +106,8 @@ def service_app(
             await backends.engine.dispose()
 
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
-    guarded = Router(path="/", route_handlers=internal, guards=[web.admin_guard(admin_token)])
+    admin = web.admin_guard(admin_token)
+    guarded = Router(path="/", route_handlers=internal, guards=[admin])
     return Litestar(
         route_handlers=[
             *route_handlers,
@@ -107,8 +119,9 @@ def service_app(
         plugins=[*plugins, *([tracing.plugin()] if tracing is not None else [])],
         exception_handlers=web.exception_handlers(),
         middleware=[telemetry.http_metrics(service), telemetry.RequestLog(service)],
+        before_send=[requestid.add_header],
         cors_config=web.cors_config(settings.cors_origins),
-        openapi_config=OpenAPIConfig(title=f"Parley {name}", version="1"),
+        openapi_config=openapi.config(name, admin),
         request_max_body_size=max_body_bytes,
         request_class=web.JsonRequest,
         logging_config=None,

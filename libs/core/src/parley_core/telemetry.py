@@ -34,6 +34,7 @@ from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from parley_core import logging as parley_logging
+from parley_core import requestid
 from parley_core.metrics import UNSCRAPED_PATHS
 
 if TYPE_CHECKING:
@@ -259,10 +260,11 @@ def _unscraped(scope: Scope) -> bool:
 class RequestLog(ASGIMiddleware):
     """One JSON line per HTTP request and per WebSocket session, at its end.
 
-    The line carries the method, the route template (never the raw path or query: ids
-    and, on /v1/stream, tokens), the status (or the WebSocket close code), the duration in
-    nanoseconds (ECS `event.duration`), and, through `parley_core.logging`, the service,
-    the tenant and user id bound by the request's code, and the trace and span ids.
+    The line carries the request id (parley_core.requestid), the method, the route
+    template (never the raw path or query: ids and, on /v1/stream, tokens), the status (or
+    the WebSocket close code), the duration in nanoseconds (ECS `event.duration`), and,
+    through `parley_core.logging`, the service, the tenant and user id bound by the
+    request's code, and the trace and span ids.
     Runs after routing, so the route template is known.
     """
 
@@ -276,10 +278,12 @@ class RequestLog(ASGIMiddleware):
         websocket = scope["type"] == ScopeType.WEBSOCKET
         method = "WEBSOCKET" if websocket else str(scope.get("method", "?"))
         route = str(scope.get("path_template") or "?")
+        request_id = requestid.of(scope)
         span = trace.get_current_span()
         if span.is_recording():
             span.update_name(f"{method} {route}")
             span.set_attribute("http.route", route)
+            span.set_attribute("http.request.id", request_id)
         outcome: dict[str, int] = {}
 
         async def watch(message: Message) -> None:
@@ -297,7 +301,8 @@ class RequestLog(ASGIMiddleware):
             return message
 
         started = time.perf_counter_ns()
-        with parley_logging.request_scope(**{"service.name": self._service}):
+        fields = {"service.name": self._service, "http.request.id": request_id}
+        with parley_logging.request_scope(**fields):
             try:
                 await next_app(scope, watch_receive if websocket else receive, watch)
             except BaseException:

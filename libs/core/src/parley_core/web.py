@@ -1,4 +1,11 @@
-"""Litestar glue every service uses: the error shape, the caller's identity, the admin guard."""
+"""Litestar glue every service uses: the error shape, the request id, the caller's identity,
+the admin guard and CORS.
+
+Errors are RFC 9457 problem details (`application/problem+json`): `type`, `title`,
+`status` and `detail`, plus the members docs/api.md promised before problem details
+(`status_code`, and `errors` on a 422) as extension members, so older clients keep
+reading them.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,10 @@ import hmac
 import logging
 import re
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any, TypedDict
 
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
@@ -19,7 +27,7 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy import exc as sa_exc
 
 from parley_core import logging as parley_logging
-from parley_core import serverkeys, tokens
+from parley_core import requestid, serverkeys, tokens
 from parley_core.errors import ApiError, DependencyUnavailable, InvalidField, Unauthorized
 
 logger = logging.getLogger(__name__)
@@ -52,15 +60,27 @@ class FieldError(TypedDict):
 
 
 class _Error(TypedDict):
+    type: str
+    title: str
+    status: int
     status_code: int
     detail: str
 
 
 class ErrorBody(_Error, total=False):
-    """docs/api.md's error shape, as `error_response` writes it. (`total=False` rather
-    than `NotRequired`, which postponed annotations hide from TypedDict on Python 3.11.)"""
+    """docs/api.md's error shape, as `error_response` writes it: an RFC 9457 problem with
+    the extension members `status_code` (equal to `status`) and, on a 422, `errors`.
+    (`total=False` rather than `NotRequired`, which postponed annotations hide from
+    TypedDict on Python 3.11.)"""
 
     errors: list[FieldError]
+
+
+PROBLEM_JSON = "application/problem+json"
+"""RFC 9457's media type for an error body."""
+PROBLEM_TYPE = "about:blank"
+"""RFC 9457 section 4.2.1: no type of our own; the status code says what happened, and
+the title is then its HTTP reason phrase."""
 
 
 _ERROR_DESCRIPTIONS = {
@@ -84,6 +104,7 @@ def errors(*status_codes: int) -> dict[int, ResponseSpec]:
             data_container=ErrorBody,
             description=_ERROR_DESCRIPTIONS[code],
             generate_examples=False,
+            media_type=PROBLEM_JSON,
         )
         for code in status_codes
     }
@@ -98,13 +119,28 @@ def also(body: type[Any], description: str) -> ResponseSpec:
 def error_response(
     status_code: int, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> Response[dict[str, Any]]:
-    """docs/api.md: an error is an object with at least `status_code` and `detail`."""
+    """docs/api.md: an error is a problem details object with at least `status_code` and
+    `detail`."""
     return Response(
-        content={"status_code": status_code, "detail": detail, **extra},
+        content={
+            "type": PROBLEM_TYPE,
+            "title": _title(status_code),
+            "status": status_code,
+            "status_code": status_code,
+            "detail": detail,
+            **extra,
+        },
         status_code=status_code,
         headers=dict(headers or {}),
-        media_type=MediaType.JSON,
+        media_type=PROBLEM_JSON,
     )
+
+
+def _title(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "Error"
 
 
 def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, Any]]:
@@ -265,11 +301,14 @@ def admin_guard(admin_token: str | None) -> Any:
 
 
 def cors_config(origins: list[str]) -> CORSConfig | None:
+    """CORS for `PARLEY_CORS_ORIGINS`; none when it is empty."""
     if not origins:
         return None
     return CORSConfig(
         allow_origins=origins,
-        allow_headers=["Authorization", "Content-Type"],
+        allow_headers=["Authorization", "Content-Type", requestid.HEADER],
+        # Browsers hide every other response header from scripts unless listed here.
+        expose_headers=["Retry-After", requestid.HEADER],
         allow_credentials=False,
         max_age=600,
     )

@@ -22,7 +22,7 @@ from parley_auth.domain.service import (
 )
 from parley_auth.domain.signing import SigningKey
 from parley_auth.settings import AuthSettings
-from parley_core import db, ratelimit, service, telemetry, tokens, web
+from parley_core import db, openapi, ratelimit, service, telemetry, tokens, web
 
 MAX_BODY_BYTES = 64 * 1024
 """Auth bodies are a few hundred bytes; anything near this is abuse (413)."""
@@ -102,6 +102,8 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
             routes.UsersController,
             tenant_routes.TenantController,
             jwks_document,
+            # Chat merges these into the one public document (parley_core.openapi).
+            *openapi.public_handlers(openapi.service_document("auth"), title="Parley auth"),
         ],
         internal=[
             routes.InternalController,

@@ -22,7 +22,7 @@ from parley_chat.realtime import presence as stream_presence
 from parley_chat.realtime import routes as stream_routes
 from parley_chat.realtime import tickets as stream_tickets
 from parley_chat.settings import ChatSettings
-from parley_core import db, ratelimit, service, telemetry, tokens
+from parley_core import db, openapi, ratelimit, service, telemetry, tokens
 
 MAX_BODY_BYTES = 512 * 1024
 """A message is at most 100 000 characters (the largest tenant limit), 4 bytes each in UTF-8."""
@@ -165,6 +165,10 @@ def create_app(
             presence_routes.PresenceController,
             stream_routes.stream_handler,
             stream_routes.issue_ticket,
+            # The one public document of the whole API, auth's routes included.
+            *openapi.public_handlers(
+                openapi.PUBLIC, docs_path=openapi.DOCS, peers=[peer.public_document]
+            ),
         ],
         internal=[routes.InternalController],
         dependencies={

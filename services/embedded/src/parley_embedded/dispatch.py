@@ -28,6 +28,8 @@ def asgi(app: Litestar) -> ASGIApp:
 
 
 CHAT_PREFIXES = ("/v1/chats", "/v1/stream", "/v1/search", "/v1/presence")
+# Chat serves the public OpenAPI document of both services (parley_core.openapi).
+CHAT_PATHS = frozenset({"/v1/openapi.json", "/v1/docs"})
 _TENANT_PATH = re.compile(r"^/internal/v1/tenants/[^/]+/?$")
 
 
@@ -43,7 +45,7 @@ class Dispatcher:
             await self._lifespan(receive, send)
             return
         path: str = scope["path"]
-        if path.startswith(CHAT_PREFIXES):
+        if path.startswith(CHAT_PREFIXES) or path in CHAT_PATHS:
             await self._chat(scope, receive, send)
         elif self._web is not None and scope["type"] == "http" and self._web.serves(path):
             # The web client's files (docs/web.md): a path no service route uses.

@@ -35,7 +35,7 @@ from purgatory.domain.model import OpenedState
 
 from parley_chat import metrics
 from parley_chat.domain.directory import TenantPolicy, UserRef
-from parley_core import tokens
+from parley_core import openapi, tokens
 from parley_core.errors import DependencyUnavailable
 
 logger = logging.getLogger(__name__)
@@ -194,6 +194,15 @@ class AuthPeer:
                 raise DependencyUnavailable("auth") from exc
         self._policies.put(tenant, policy)
         return policy
+
+    # -- OpenAPI -------------------------------------------------------------------------
+
+    async def public_document(self) -> dict[str, Any]:
+        """Auth's public OpenAPI document, which chat merges into `/v1/openapi.json`."""
+        response = await self._get(openapi.service_document("auth"), admin=False)
+        if response.status_code == 404:
+            raise DependencyUnavailable("auth")  # an auth older than the document
+        return _json(response)
 
     # -- JWKS ----------------------------------------------------------------------------
 
