@@ -55,7 +55,7 @@ def replicas(tmp_path: Path) -> Iterator[tuple[ServiceProcess, list[ServiceProce
             "PARLEY_DATABASE_URL": url,
             "PARLEY_ADMIN_TOKEN": auth.ADMIN_TOKEN,
             "PARLEY_DATA_DIR": str(tmp_path / "auth"),
-            **auth.CHEAP_ARGON2_ENV,
+            **auth.PROCESS_ENV,
         }
         with ServiceProcess("parley_auth", auth_env, log_dir=tmp_path) as auth_process:
             chat_env = {
