@@ -48,37 +48,39 @@ class Messages(ServiceBase):
             RATE_LIMITED.labels(limit="messages_per_minute").inc()
             raise errors.SendingTooFast(retry_after=window.resets_in)
 
-        now = utcnow()
+        message = queries.NewMessage(
+            id=uuid.uuid4(),
+            chat_id=chat_id,
+            sender_id=caller.user_id,
+            sender_username=caller.username,
+            body=body,
+            client_msg_id=client_msg_id,
+            created_at=utcnow(),
+        )
         try:
             async with self.sessions() as session, session.begin():
-                seq = await queries.allocate_seq(
-                    session, chat_id, caller.user_id, tenant=caller.tenant, now=now
-                )
-                if seq is None:
-                    raise errors.ChatNotFound()
-                message = Message(
-                    tenant=caller.tenant,
-                    chat_id=chat_id,
-                    seq=seq,
-                    sender_id=caller.user_id,
-                    sender_username=caller.username,
-                    body=body,
-                    client_msg_id=client_msg_id,
-                    created_at=now,
-                )
-                await queries.append(session, message)
-                # What I sent, I have read.
-                await queries.advance_read_marker(
-                    session, chat_id, caller.user_id, seq, tenant=caller.tenant
-                )
+                seq = await queries.append(session, message, tenant=caller.tenant)
         except IntegrityError:
             # The same client_msg_id committed first; this attempt rolled back, and its seq
             # with it, so the log has no hole.
             if client_msg_id and (repeat := await self._repeat(caller, chat_id, client_msg_id)):
                 return repeat, False
             raise
+        if seq is None:
+            raise errors.ChatNotFound()
         metrics.MESSAGES_PERSISTED.inc()
-        sent = MessageView.of(message)
+        sent = MessageView(
+            id=message.id,
+            chat_id=chat_id,
+            seq=seq,
+            sender_id=message.sender_id,
+            sender_username=message.sender_username,
+            body=body,
+            client_msg_id=client_msg_id,
+            created_at=message.created_at,
+            edited_at=None,
+            deleted=False,
+        )
         await self.publisher.publish(events.MessageEvent("message", sent))
         return sent, True
 
