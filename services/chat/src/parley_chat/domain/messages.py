@@ -58,7 +58,7 @@ class Messages(ServiceBase):
             created_at=utcnow(),
         )
         try:
-            async with self.sessions() as session, session.begin():
+            async with self.sessions() as session:
                 seq = await queries.append(session, message, tenant=caller.tenant)
         except IntegrityError:
             # The same client_msg_id committed first; this attempt rolled back, and its seq

@@ -184,25 +184,29 @@ SELECT seq FROM appended
 
 async def append(session: AsyncSession, message: NewMessage, *, tenant: str) -> int | None:
     """Append `message` at its chat's next `seq` and move the sender's read marker to it,
-    in one transaction: that `seq`, or None when the sender is not a member of the chat.
+    as a transaction of its own (unlike the other queries here, it commits): that `seq`,
+    or None when the sender is not a member of the chat. `session` must not be in a
+    transaction yet.
 
-    PostgreSQL does it in one statement. SQLite has no data-modifying CTE, so there it is
-    three statements; the first write takes the database's write lock, which serialises
-    appends as the row lock does on PostgreSQL.
+    PostgreSQL does it in one statement, committed on its own (autocommit: one round
+    trip, no BEGIN and COMMIT around it). SQLite has no data-modifying CTE, so there it
+    is three statements in one transaction; the first write takes the database's write
+    lock, which serialises appends as the row lock does on PostgreSQL.
     """
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql":
+    if session.bind.dialect.name == "postgresql":
+        connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         params = {**_columns(message), "tenant": tenant}
         return (await connection.execute(_APPEND_POSTGRES, params)).scalar_one_or_none()
-    seq = await allocate_seq(
-        session, message.chat_id, message.sender_id, tenant=tenant, now=message.created_at
-    )
-    if seq is None:
-        return None
-    row = {**_columns(message), "seq": seq, "tenant": tenant, "edited_at": None, "deleted": False}
-    await connection.execute(sa.insert(Message), row)
-    await advance_read_marker(session, message.chat_id, message.sender_id, seq, tenant=tenant)
-    return seq
+    async with session.begin():
+        seq = await allocate_seq(
+            session, message.chat_id, message.sender_id, tenant=tenant, now=message.created_at
+        )
+        if seq is None:
+            return None
+        row = {**_columns(message), "seq": seq, "tenant": tenant}
+        await session.exec(sa.insert(Message).values(edited_at=None, deleted=False, **row))
+        await advance_read_marker(session, message.chat_id, message.sender_id, seq, tenant=tenant)
+        return seq
 
 
 def _columns(message: NewMessage) -> dict[str, object]:
