@@ -120,6 +120,20 @@ class Messages(ServiceBase):
             )
             return Page([MessageView.of(row) for row in rows[-limit:]], len(rows) > limit)
 
+    async def replay(
+        self, caller: Caller, chat_id: uuid.UUID, *, after_seq: int, limit: int
+    ) -> Page:
+        """`history` after a cursor, for the stream's catch-up: one query a page while the
+        caller is a member (an empty page makes sure it still is)."""
+        async with self.sessions() as session:
+            rows = await queries.rows_after(
+                session, chat_id, caller.user_id, after_seq, limit + 1, tenant=caller.tenant
+            )
+            if not rows:
+                await self._membership(session, caller, chat_id)
+        messages = [MessageView(*row) for row in rows[:limit]]
+        return Page(messages, len(rows) > limit)
+
     async def edit(self, caller: Caller, chat_id: uuid.UUID, seq: int, *, body: str) -> MessageView:
         policy = await self._policy(caller)
         _check_body(body, policy.max_message_chars)

@@ -193,7 +193,7 @@ async def append(session: AsyncSession, message: NewMessage, *, tenant: str) -> 
     is three statements in one transaction; the first write takes the database's write
     lock, which serialises appends as the row lock does on PostgreSQL.
     """
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         params = {**_columns(message), "tenant": tenant}
         return (await connection.execute(_APPEND_POSTGRES, params)).scalar_one_or_none()
@@ -296,6 +296,60 @@ async def page_after(
         .limit(limit)
     )
     return list(await session.exec(statement))
+
+
+MESSAGE_COLUMNS = (
+    col(Message.id),
+    col(Message.chat_id),
+    col(Message.seq),
+    col(Message.sender_id),
+    col(Message.sender_username),
+    col(Message.body),
+    col(Message.client_msg_id),
+    col(Message.created_at),
+    col(Message.edited_at),
+    col(Message.deleted),
+)
+"""A message's columns in the order of `domain.views.MessageView`'s fields."""
+
+MessageRow = tuple[
+    uuid.UUID, uuid.UUID, int, uuid.UUID, str, str, str | None, datetime, datetime | None, bool
+]
+
+
+async def rows_after(
+    session: AsyncSession,
+    chat_id: uuid.UUID,
+    member_id: uuid.UUID,
+    after_seq: int,
+    limit: int,
+    *,
+    tenant: str,
+) -> Sequence[MessageRow]:
+    """Up to `limit` messages with seq above `after_seq`, ascending, as `MESSAGE_COLUMNS`
+    rows; none unless `member_id` is a member. The stream's replay: one query a page and
+    no ORM objects, so catching up on thousands of messages stays cheap."""
+    is_member = (
+        sa.select(sa.literal(1))
+        .where(
+            col(Member.chat_id) == chat_id,
+            col(Member.user_id) == member_id,
+            col(Member.tenant) == tenant,
+        )
+        .exists()
+    )
+    statement = (
+        sa.select(*MESSAGE_COLUMNS)
+        .where(
+            col(Message.tenant) == tenant,
+            col(Message.chat_id) == chat_id,
+            col(Message.seq) > after_seq,
+            is_member,
+        )
+        .order_by(col(Message.seq))
+        .limit(limit)
+    )
+    return (await (await session.connection()).execute(statement)).all()
 
 
 async def page_before(
