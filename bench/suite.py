@@ -233,16 +233,21 @@ class Tenant:
 async def open_sockets(
     url: str, users: list[User], count: int, limit: float, first: bytes | None = None
 ) -> list[lean.Socket]:
-    """`count` streams, round robin over `users`, at most 64 handshakes at once, each
-    sending `first`; fewer when `limit` seconds pass first."""
-    gate = asyncio.Semaphore(64)
+    """Up to `count` streams, round robin over `users`, 16 handshakes at a time, each
+    sending `first`; fewer when `limit` seconds pass first or the server refuses some
+    (each handshake reads the database, whose pool may run dry on a loaded machine)."""
+    gate = asyncio.Semaphore(16)
     deadline = time.monotonic() + limit
 
     async def one(index: int) -> lean.Socket | None:
         async with gate:
             if time.monotonic() > deadline:
                 return None
-            return await lean.Socket.open(url, users[index % len(users)].token, first)
+            try:
+                return await lean.Socket.open(url, users[index % len(users)].token, first)
+            except (EOFError, RuntimeError, OSError) as exc:
+                print(f"  a stream was not opened: {exc}", file=sys.stderr)
+                return None
 
     opened = await asyncio.gather(*(one(n) for n in range(count)))
     return [socket for socket in opened if socket is not None]
