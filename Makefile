@@ -8,7 +8,7 @@ PYTHON ?= python3
 RUN := $(UV) run --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck fmt all sync clean chart-tools chart-check chart-docs k8s docs-settings
+.PHONY: help run test lint typecheck fmt all sync clean chart-tools chart-check chart-docs k8s docs-settings bench bench-quick
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -97,3 +97,11 @@ k8s: .venv/.synced $(HELM) ## Render the charts into the plain manifests under k
 
 clean: ## Remove the virtualenv, tools and local data
 	rm -rf .venv $(TOOLS) .parley .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks print figures, never pass or fail, and are not part of `make test`
+# (docs/performance.md). ARGS: --quick, --compare REF.
+bench: .venv/.synced ## Run the benchmark table on PostgreSQL and Redis (ARGS=--quick, --compare main)
+	$(RUN) python bench/suite.py $(ARGS)
+
+bench-quick: .venv/.synced ## The benchmark table at tiny sizes: that it runs, in seconds
+	$(RUN) python bench/suite.py --quick $(ARGS)

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -64,12 +65,26 @@ def database(admin_url: str, *, keep: bool = False) -> Iterator[str]:
         engine.dispose()
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+
 @contextmanager
 def serve(module: str, env: dict[str, str]) -> Iterator[str]:
+    with server(module, env) as started:
+        yield started.url
+
+
+@contextmanager
+def server(module: str, env: dict[str, str], *, python: str = sys.executable) -> Iterator[Server]:
+    """`python -m module serve` on a free port once `migrate` ran, until the block ends;
+    `python` may be another checkout's interpreter (bench/suite.py --compare)."""
     port = free_port()
     env = {**os.environ, **env, "PARLEY_PORT": str(port), "PARLEY_LOG_LEVEL": "WARNING"}
-    subprocess.run([sys.executable, "-m", module, "migrate"], env=env, check=True)
-    process = subprocess.Popen([sys.executable, "-m", module, "serve"], env=env)
+    subprocess.run([python, "-m", module, "migrate"], env=env, check=True)
+    process = subprocess.Popen([python, "-m", module, "serve"], env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -78,10 +93,17 @@ def serve(module: str, env: dict[str, str]) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield url
+        yield Server(url, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@dataclass(frozen=True)
+class Stack:
+    database_url: str
+    auth: Server
+    chats: list[Server]
 
 
 @contextmanager
@@ -93,10 +115,27 @@ def parley(
     chat_env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, list[str]]]:
     """One auth process and `replicas` chat processes on a fresh database: their URLs."""
+    with stack(postgres, replicas=replicas, auth_env=auth_env, chat_env=chat_env) as started:
+        yield started.auth.url, [chat.url for chat in started.chats]
+
+
+@contextmanager
+def stack(
+    postgres: str,
+    *,
+    replicas: int,
+    auth_env: dict[str, str] | None = None,
+    chat_env: dict[str, str] | None = None,
+    python: str = sys.executable,
+) -> Iterator[Stack]:
+    """One auth process and `replicas` chat processes on a fresh database."""
     with database(postgres) as url, tempfile.TemporaryDirectory() as data:
         common = {"PARLEY_DATABASE_URL": url, "PARLEY_ADMIN_TOKEN": ADMIN}
         auth = {**common, "PARLEY_DATA_DIR": str(Path(data) / "auth"), **(auth_env or {})}
-        with serve("parley_auth", auth) as auth_url, ExitStack() as stack:
-            chat = {**common, "PARLEY_AUTH_URL": auth_url, **(chat_env or {})}
-            urls = [stack.enter_context(serve("parley_chat", chat)) for _ in range(replicas)]
-            yield auth_url, urls
+        with server("parley_auth", auth, python=python) as auth_server, ExitStack() as stack:
+            chat = {**common, "PARLEY_AUTH_URL": auth_server.url, **(chat_env or {})}
+            chats = [
+                stack.enter_context(server("parley_chat", chat, python=python))
+                for _ in range(replicas)
+            ]
+            yield Stack(url, auth_server, chats)

@@ -67,7 +67,11 @@ Run = Callable[[Callable[[Scene], Awaitable[T]]], T]
 
 def runner_on(tmp_path: Path) -> Run[object]:
     """Run a coroutine against a fresh ChatService on its own loop and database."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    return runner_for(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
+
+
+def runner_for(url: str) -> Run[object]:
+    """Run a coroutine against a fresh ChatService on its own loop and the database at `url`."""
     core_migrations.upgrade(history.PACKAGE, url)
 
     def runner(body: Callable[[Scene], Awaitable[object]]) -> object:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,17 +31,49 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_async_engine(
+        engine = create_async_engine(
             url,
             hide_parameters=True,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
             pool_timeout=5,
             # A dead database must give a prompt 503, never a hang.
             connect_args={"connect_timeout": 3},
         )
+        _ping_when_idle(engine)
+        return engine
     raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}")
+
+
+PING_IDLE_SECONDS = 1.0
+"""A pooled connection idle for longer is pinged before it is handed out."""
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """`pool_pre_ping`, but only for connections that sat idle.
+
+    SQLAlchemy's pre-ping costs every checkout a round trip and, on PostgreSQL, a
+    transaction of its own: a chat send was a ping, BEGIN, the statement and COMMIT. A
+    connection returned a moment ago is as good as the statement it just ran; one that sat
+    idle may have lost its server (a restart, a failover), and is checked as before. A
+    connection that breaks within the second still fails its request (503), and SQLAlchemy
+    then replaces every pooled connection older than the failure.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _handed_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool discards this connection and hands out a fresh one.
+            raise sa.exc.DisconnectionError() from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

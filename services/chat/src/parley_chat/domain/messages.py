@@ -56,51 +56,92 @@ class Messages(ServiceBase):
             RATE_LIMITED.labels(limit="messages_per_minute").inc()
             raise errors.SendingTooFast(retry_after=window.resets_in)
 
-        now = utcnow()
+        message = queries.NewMessage(
+            id=uuid.uuid4(),
+            chat_id=chat_id,
+            sender_id=caller.user_id,
+            sender_username=caller.username,
+            body=body,
+            client_msg_id=client_msg_id,
+            created_at=utcnow(),
+        )
+        mentioned = await self._mentioned(caller, chat_id, body)
         root: MessageView | None = None
         try:
-            async with self.sessions() as session, session.begin():
-                mentioned = await mentions.resolve(session, chat_id, body, tenant=caller.tenant)
-                seq = await queries.allocate_seq(
-                    session, chat_id, caller.user_id, tenant=caller.tenant, now=now
-                )
-                if seq is None:
-                    raise errors.ChatNotFound()
-                message = Message(
-                    tenant=caller.tenant,
-                    chat_id=chat_id,
-                    seq=seq,
-                    sender_id=caller.user_id,
-                    sender_username=caller.username,
-                    body=body,
-                    client_msg_id=client_msg_id,
-                    created_at=now,
-                    reply_to=reply_to,
-                    mentions=[str(user_id) for user_id in mentioned] or None,
-                )
-                await queries.append(session, message)
-                if reply_to is not None:
-                    root = await threads.count_reply(
-                        session, caller, chat_id, reply_to, seq, now=now
-                    )
-                await mention_rows.record(session, chat_id, seq, mentioned, tenant=caller.tenant)
-                # What I sent, I have read.
-                await queries.advance_read_marker(
-                    session, chat_id, caller.user_id, seq, tenant=caller.tenant
-                )
+            async with self.sessions() as session:
+                if reply_to is None and not mentioned:
+                    # Most sends: one statement, one round trip (queries.append).
+                    seq = await queries.append(session, message, tenant=caller.tenant)
+                else:
+                    async with session.begin():
+                        seq = await queries.append_in_transaction(
+                            session,
+                            message,
+                            tenant=caller.tenant,
+                            reply_to=reply_to,
+                            mentions=[str(user_id) for user_id in mentioned] or None,
+                        )
+                        if seq is not None:
+                            root = await self._thread_and_mentions(
+                                session, caller, message, seq, reply_to, mentioned
+                            )
         except IntegrityError:
             # The same client_msg_id committed first; this attempt rolled back, and its seq
             # with it, so the log has no hole.
             if client_msg_id and (repeat := await self._repeat(caller, chat_id, client_msg_id)):
                 return repeat, False
             raise
+        if seq is None:
+            raise errors.ChatNotFound()
         metrics.MESSAGES_PERSISTED.inc()
-        sent = MessageView.of(message)
+        sent = MessageView(
+            id=message.id,
+            chat_id=chat_id,
+            seq=seq,
+            sender_id=message.sender_id,
+            sender_username=message.sender_username,
+            body=body,
+            client_msg_id=client_msg_id,
+            created_at=message.created_at,
+            edited_at=None,
+            deleted=False,
+            reply_to=reply_to,
+            thread=None,
+            reactions=(),
+            mentions=tuple(mentioned),
+            attachments=(),
+        )
         await self.publisher.publish(events.MessageEvent("message", sent))
         if root is not None:
             # The root's new thread summary; the stream writes it for a seq already sent.
             await self.publisher.publish(events.MessageEvent("message.updated", root))
         return sent, True
+
+    async def _mentioned(self, caller: Caller, chat_id: uuid.UUID, body: str) -> list[uuid.UUID]:
+        """The members `body` mentions; no session at all for a body without an `@`."""
+        if "@" not in body:
+            return []
+        async with self.sessions() as session:
+            return await mentions.resolve(session, chat_id, body, tenant=caller.tenant)
+
+    async def _thread_and_mentions(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        message: queries.NewMessage,
+        seq: int,
+        reply_to: int | None,
+        mentioned: list[uuid.UUID],
+    ) -> MessageView | None:
+        """In the send's transaction: count a reply on its root (the root as updated, for
+        its `message.updated`) and record the mentions."""
+        root = None
+        if reply_to is not None:
+            root = await threads.count_reply(
+                session, caller, message.chat_id, reply_to, seq, now=message.created_at
+            )
+        await mention_rows.record(session, message.chat_id, seq, mentioned, tenant=caller.tenant)
+        return root
 
     async def _repeat(
         self, caller: Caller, chat_id: uuid.UUID, client_msg_id: str
@@ -145,6 +186,22 @@ class Messages(ServiceBase):
                 page = rows[-limit:]
             views = await reading.views_of(session, page, caller.user_id, tenant=caller.tenant)
             return Page(views, len(rows) > limit)
+
+    async def replay(
+        self, caller: Caller, chat_id: uuid.UUID, *, after_seq: int, limit: int
+    ) -> Page:
+        """`history` after a cursor, for the stream's catch-up: one query a page while the
+        caller is a member (an empty page makes sure it still is)."""
+        async with self.sessions() as session:
+            rows = await queries.rows_after(
+                session, chat_id, caller.user_id, after_seq, limit + 1, tenant=caller.tenant
+            )
+            if not rows:
+                await self._membership(session, caller, chat_id)
+            messages = await reading.views_of(
+                session, rows[:limit], caller.user_id, tenant=caller.tenant
+            )
+        return Page(messages, len(rows) > limit)
 
     async def edit(self, caller: Caller, chat_id: uuid.UUID, seq: int, *, body: str) -> MessageView:
         policy = await self._policy(caller)

@@ -8,13 +8,12 @@ from collections.abc import Sequence
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from parley_chat.domain.views import MessageView, ReactionView
+from parley_chat.domain.views import MessageView, ReactionView, StoredMessage
 from parley_chat.storage import reactions
-from parley_chat.storage.models import Message
 
 
 async def views_of(
-    session: AsyncSession, rows: Sequence[Message], reader: uuid.UUID, *, tenant: str
+    session: AsyncSession, rows: Sequence[StoredMessage], reader: uuid.UUID, *, tenant: str
 ) -> list[MessageView]:
     """`rows`, all of one chat, as `reader` sees them."""
     if not rows:

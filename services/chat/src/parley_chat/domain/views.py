@@ -10,10 +10,47 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 from parley_chat.domain.directory import TenantPolicy
-from parley_chat.storage.models import Chat, Member, Message
+from parley_chat.storage.models import Chat, Member
 from parley_core import views
+
+
+class StoredMessage(Protocol):
+    """A message's columns as the log stores them: an ORM `Message`, or a row of
+    `storage.queries.MESSAGE_COLUMNS` (the stream's replay reads no ORM objects)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def chat_id(self) -> uuid.UUID: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def sender_id(self) -> uuid.UUID: ...
+    @property
+    def sender_username(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def client_msg_id(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def edited_at(self) -> datetime | None: ...
+    @property
+    def deleted(self) -> bool: ...
+    @property
+    def reply_to(self) -> int | None: ...
+    @property
+    def thread_replies(self) -> int: ...
+    @property
+    def thread_last_seq(self) -> int | None: ...
+    @property
+    def thread_last_at(self) -> datetime | None: ...
+    @property
+    def mentions(self) -> list[str] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +165,7 @@ class MessageView:
     attachments: tuple[AttachmentView, ...]
 
     @classmethod
-    def of(cls, message: Message, reactions: tuple[ReactionView, ...] = ()) -> MessageView:
+    def of(cls, message: StoredMessage, reactions: tuple[ReactionView, ...] = ()) -> MessageView:
         """The message with `reactions` as its reader sees them (`domain.reading`)."""
         thread = None
         if message.thread_replies and message.thread_last_seq and message.thread_last_at:

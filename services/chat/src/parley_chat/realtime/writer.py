@@ -35,11 +35,12 @@ class Writer:
         await self._socket.send_text(frame)
         _CONTROL.inc()
 
-    async def replay(self, frame: bytes, cause: str) -> None:
-        """A message read back from the log."""
-        await self._socket.send_text(frame)
-        _REPLAY.inc()
-        metrics.REPLAYED_MESSAGES.labels(cause=cause).inc()
+    async def replay(self, frames: list[bytes], cause: str) -> None:
+        """Messages read back from the log, a page at a time (counted once a page)."""
+        for frame in frames:
+            await self._socket.send_text(frame)
+        _REPLAY.inc(len(frames))
+        metrics.REPLAYED_MESSAGES.labels(cause=cause).inc(len(frames))
 
     async def live(self, header: wire.Header, frame: bytes) -> None:
         """A live frame from the broker. Typing is ephemeral and not traced."""

@@ -7,13 +7,16 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from parley_chat.storage.models import Chat, Member, Mention, Message, Reaction
+from parley_core.db import UTCDateTime
 
 
 async def lock_chat(session: AsyncSession, chat_id: uuid.UUID, *, tenant: str) -> Chat | None:
@@ -135,14 +138,106 @@ async def remove_member(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """The columns of a message about to be appended; its `seq` comes from the chat."""
+
+    id: uuid.UUID
+    chat_id: uuid.UUID
+    sender_id: uuid.UUID
+    sender_username: str
+    body: str
+    client_msg_id: str | None
+    created_at: datetime
+
+
+# docs/api.md: seq has no gaps. The UPDATE takes the chat's counter row lock until commit,
+# so appends to one chat are serialised; a rolled-back append (a repeated client_msg_id
+# fails the INSERT, and with it the whole statement) returns its number. No row comes
+# back when the chat is missing or the sender is not a member. Sent as one statement, so
+# a send is one round trip, and always the same text, so psycopg prepares it on each
+# pooled connection after a few uses (psycopg's prepare_threshold).
+_APPEND_POSTGRES = sa.text("""
+WITH counter AS (
+    UPDATE chats SET last_seq = last_seq + 1, last_activity_at = :created_at
+    WHERE id = :chat_id AND tenant = :tenant AND EXISTS (
+        SELECT 1 FROM chat_members
+        WHERE chat_id = :chat_id AND user_id = :sender_id AND tenant = :tenant
+    )
+    RETURNING last_seq
+), appended AS (
+    INSERT INTO messages (chat_id, seq, id, tenant, sender_id, sender_username, body,
+                          client_msg_id, created_at, edited_at, deleted)
+    SELECT CAST(:chat_id AS uuid), last_seq, CAST(:id AS uuid), CAST(:tenant AS varchar),
+           CAST(:sender_id AS uuid), CAST(:sender_username AS varchar), CAST(:body AS text),
+           CAST(:client_msg_id AS varchar), CAST(:created_at AS timestamptz), NULL, false
+    FROM counter
+    RETURNING seq
+), read_marker AS (
+    -- What I sent, I have read; the marker never moves back.
+    UPDATE chat_members SET last_read_seq = appended.seq FROM appended
+    WHERE chat_members.chat_id = :chat_id AND chat_members.user_id = :sender_id
+      AND chat_members.tenant = :tenant AND chat_members.last_read_seq < appended.seq
+)
+SELECT seq FROM appended
+""").bindparams(sa.bindparam("created_at", type_=UTCDateTime()))
+
+
+async def append(session: AsyncSession, message: NewMessage, *, tenant: str) -> int | None:
+    """Append `message` at its chat's next `seq` and move the sender's read marker to it,
+    as a transaction of its own (unlike the other queries here, it commits): that `seq`,
+    or None when the sender is not a member of the chat. `session` must not be in a
+    transaction yet.
+
+    PostgreSQL does it in one statement, committed on its own (autocommit: one round
+    trip, no BEGIN and COMMIT around it). SQLite has no data-modifying CTE, so there it
+    is three statements in one transaction; the first write takes the database's write
+    lock, which serialises appends as the row lock does on PostgreSQL.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        params = {**_columns(message), "tenant": tenant}
+        return (await connection.execute(_APPEND_POSTGRES, params)).scalar_one_or_none()
+    async with session.begin():
+        return await append_in_transaction(session, message, tenant=tenant)
+
+
+async def append_in_transaction(
+    session: AsyncSession,
+    message: NewMessage,
+    *,
+    tenant: str,
+    reply_to: int | None = None,
+    mentions: list[str] | None = None,
+) -> int | None:
+    """`append` inside the caller's transaction, in three statements, for a send that
+    writes more in the same transaction (a reply's thread summary, mentions) and for
+    SQLite, which has no data-modifying CTE: the first write takes the chat's counter row
+    lock (PostgreSQL) or the database's write lock (SQLite), which serialises appends."""
+    seq = await allocate_seq(
+        session, message.chat_id, message.sender_id, tenant=tenant, now=message.created_at
+    )
+    if seq is None:
+        return None
+    row = {**_columns(message), "seq": seq, "tenant": tenant}
+    await session.exec(
+        sa.insert(Message).values(
+            edited_at=None, deleted=False, reply_to=reply_to, mentions=mentions, **row
+        )
+    )
+    await advance_read_marker(session, message.chat_id, message.sender_id, seq, tenant=tenant)
+    return seq
+
+
+def _columns(message: NewMessage) -> dict[str, object]:
+    return {field: getattr(message, field) for field in NewMessage.__slots__}
+
+
 async def allocate_seq(
     session: AsyncSession, chat_id: uuid.UUID, sender_id: uuid.UUID, *, tenant: str, now: datetime
 ) -> int | None:
-    """The chat's next `seq`, or None when the sender is not a member.
-
-    docs/api.md: seq has no gaps. The counter row stays locked until the transaction
-    ends, so appends to one chat are serialised and a rolled-back append returns its number.
-    """
+    """The chat's next `seq`, or None when the sender is not a member (SQLite's append;
+    `_APPEND_POSTGRES` says why the counter row serialises appends)."""
     is_member = (
         sa.select(sa.literal(1))
         .where(
@@ -162,11 +257,6 @@ async def allocate_seq(
         .execution_options(synchronize_session=False)
     )
     return (await session.exec(statement)).scalar_one_or_none()
-
-
-async def append(session: AsyncSession, message: Message) -> None:
-    """Insert a message as one Core statement, without the unit of work's bookkeeping."""
-    await session.exec(sa.insert(Message).values(**message.model_dump()))
 
 
 async def message_by_client_id(
@@ -226,6 +316,62 @@ async def page_after(
         .limit(limit)
     )
     return list(await session.exec(statement))
+
+
+MESSAGE_COLUMNS = (
+    col(Message.id),
+    col(Message.chat_id),
+    col(Message.seq),
+    col(Message.sender_id),
+    col(Message.sender_username),
+    col(Message.body),
+    col(Message.client_msg_id),
+    col(Message.created_at),
+    col(Message.edited_at),
+    col(Message.deleted),
+    col(Message.reply_to),
+    col(Message.thread_replies),
+    col(Message.thread_last_seq),
+    col(Message.thread_last_at),
+    col(Message.mentions),
+)
+"""The columns a message's view is made of (`domain.views.StoredMessage`), without the
+ORM: rows whose attributes carry the same names."""
+
+
+async def rows_after(
+    session: AsyncSession,
+    chat_id: uuid.UUID,
+    member_id: uuid.UUID,
+    after_seq: int,
+    limit: int,
+    *,
+    tenant: str,
+) -> Sequence[sa.Row[*tuple[Any, ...]]]:
+    """Up to `limit` messages with seq above `after_seq`, ascending, as `MESSAGE_COLUMNS`
+    rows; none unless `member_id` is a member. The stream's replay: one query a page and
+    no ORM objects, so catching up on thousands of messages stays cheap."""
+    is_member = (
+        sa.select(sa.literal(1))
+        .where(
+            col(Member.chat_id) == chat_id,
+            col(Member.user_id) == member_id,
+            col(Member.tenant) == tenant,
+        )
+        .exists()
+    )
+    statement = (
+        sa.select(*MESSAGE_COLUMNS)
+        .where(
+            col(Message.tenant) == tenant,
+            col(Message.chat_id) == chat_id,
+            col(Message.seq) > after_seq,
+            is_member,
+        )
+        .order_by(col(Message.seq))
+        .limit(limit)
+    )
+    return (await (await session.connection()).execute(statement)).all()
 
 
 async def page_before(
