@@ -138,6 +138,9 @@ def service_cli(
     def serve() -> None:
         values = settings()
         parley_logging.configure(values.log_level)
+        if values.workers > 1 and not serving.is_worker():
+            serving.supervise(values)
+            return
         app = create_app(values, tracing=telemetry.from_env(f"parley-{name}"))
         serving.run(app, values)
 

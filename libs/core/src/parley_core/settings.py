@@ -106,6 +106,12 @@ class CoreSettings(BaseSettings):
     log_level: str = "INFO"
     """Root log level of the JSON logs on stdout."""
 
+    workers: int = Field(default=1, ge=1, le=32)
+    """Server processes on the one port (`serve`): more than 1 uses more cores of a pod,
+    with /metrics summed over them (prometheus-client's multiprocess mode, in
+    `PROMETHEUS_MULTIPROC_DIR` or a temporary folder). Each process has its own database
+    pool (`PARLEY_DATABASE_POOL_SIZE` each) and Redis connections."""
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

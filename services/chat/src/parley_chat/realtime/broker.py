@@ -12,9 +12,14 @@ in-memory backend (the embedded default). Two things are added here, each with i
   message is already committed, and the stream's gap fill and `resume` read it back from
   the log.
 
+- Stream connections listen on channels directly (`listen`, `unlisten`): each event is
+  opened once and offered to every listening connection in one pass (realtime/fanout.py),
+  instead of going through a Litestar `Subscriber` (a queue, and a task per connection to
+  drain it) per connection. Litestar's subscribers still work beside them.
+
 `ResilientChannels` overrides Litestar's private `_sub_worker` and reads its `_backend`
 and `_channels`, rather than owning a subscription loop on redis-py: the plugin's
-subscribe, unsubscribe, backlog and in-memory backend stay Litestar's, and only the one
+backends (Redis pub/sub, in-memory) and its publishing stay Litestar's, and only the one
 loop that dies is replaced. The price is a version range: services/chat/pyproject.toml
 bounds Litestar to the minor releases checked, and tests/unit/chat/test_broker_contract.py
 asserts the attributes relied on, so a release that moves them fails a test, not a replica.
@@ -29,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -40,7 +45,7 @@ from opentelemetry import trace
 
 from parley_chat import metrics
 from parley_chat.domain import events
-from parley_chat.realtime import wire
+from parley_chat.realtime import fanout, wire
 from parley_core import telemetry
 
 logger = logging.getLogger(__name__)
@@ -52,7 +57,7 @@ _RESYNC_AGAIN_AFTER_SECONDS = _SKIP_AFTER_FAILURE_SECONDS + 2.0
 
 
 class ResilientChannels(ChannelsPlugin):
-    def __init__(self, *, redis: aioredis.Redis | None) -> None:
+    def __init__(self, *, redis: aioredis.Redis | None, tracer: trace.Tracer | None = None) -> None:
         backend = (
             RedisChannelsPubSubBackend(redis=redis, key_prefix="PARLEY_CHANNELS")
             if redis is not None
@@ -60,9 +65,39 @@ class ResilientChannels(ChannelsPlugin):
         )
         super().__init__(backend=backend, arbitrary_channels_allowed=True)
         self._redis = redis
+        self._tracer = tracer
+        self._listeners: dict[str, dict[fanout.Listener, None]] = {}
+        """Per channel, the connections listening on it (a dict: ordered, O(1) removal)."""
         self.on_recovered: list[Callable[[], None]] = []
         self.healthy = True
         metrics.BROKER_SUBSCRIPTION_UP.set(1)
+
+    async def listen(self, listener: fanout.Listener, channels: Iterable[str]) -> None:
+        """Offer `listener` every event published on `channels` from now on."""
+        new = []
+        for channel in channels:
+            listeners = self._listeners.get(channel)
+            if listeners is None:
+                listeners = self._listeners[channel] = {}
+                if channel not in self._channels:
+                    new.append(channel)
+            listeners[listener] = None
+        if new:
+            await self._backend.subscribe(new)
+
+    async def unlisten(self, listener: fanout.Listener, channels: Iterable[str]) -> None:
+        gone = []
+        for channel in channels:
+            listeners = self._listeners.get(channel)
+            if listeners is None:
+                continue
+            listeners.pop(listener, None)
+            if not listeners:
+                del self._listeners[channel]
+                if channel not in self._channels:
+                    gone.append(channel)
+        if gone:
+            await self._backend.unsubscribe(gone)
 
     @property
     def backend_name(self) -> str:
@@ -73,7 +108,10 @@ class ResilientChannels(ChannelsPlugin):
         while True:
             try:
                 async for channel, payload in self._backend.stream_events():
-                    for subscriber in self._channels.get(channel, []):
+                    listeners = self._listeners.get(channel)
+                    if listeners:
+                        fanout.deliver(payload, listeners, self._tracer)
+                    for subscriber in self._channels.get(channel, ()):
                         subscriber.put_nowait(payload)
                 return
             except Exception as exc:  # whatever ends the worker, it must come back
