@@ -61,6 +61,11 @@ class RedisSettings(SettingsGroup):
     url: str | None = None
     """`redis://...`; unset means in-process state (one replica only)."""
 
+    cluster: bool = False
+    """The URL names one node of a Redis Cluster: keys go to their slots' nodes, and the
+    stream's fan-out uses sharded pub/sub (SPUBLISH, SSUBSCRIBE), so each event travels
+    only to the node that owns its channel (docs/scaling.md)."""
+
     prefix: str = Field(default="parley:", min_length=1)
     """Start of every Redis key this deployment writes (failed-login and send counters):
     deployments (or test runs) sharing one Redis database keep their counts apart by each

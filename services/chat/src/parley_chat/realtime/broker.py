@@ -39,13 +39,14 @@ from collections.abc import Callable, Iterable
 import redis.asyncio as aioredis
 import redis.exceptions
 from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from opentelemetry import trace
 
 from parley_chat import metrics
 from parley_chat.domain import events
-from parley_chat.realtime import fanout, wire
+from parley_chat.realtime import fanout, sharded, wire
 from parley_core import telemetry
 
 logger = logging.getLogger(__name__)
@@ -57,12 +58,19 @@ _RESYNC_AGAIN_AFTER_SECONDS = _SKIP_AFTER_FAILURE_SECONDS + 2.0
 
 
 class ResilientChannels(ChannelsPlugin):
-    def __init__(self, *, redis: aioredis.Redis | None, tracer: trace.Tracer | None = None) -> None:
-        backend = (
-            RedisChannelsPubSubBackend(redis=redis, key_prefix="PARLEY_CHANNELS")
-            if redis is not None
-            else MemoryChannelsBackend()
-        )
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis | aioredis.RedisCluster | None,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
+        backend: ChannelsBackend
+        if isinstance(redis, aioredis.RedisCluster):
+            backend = sharded.ShardedPubSubBackend(redis)
+        elif redis is not None:
+            backend = RedisChannelsPubSubBackend(redis=redis, key_prefix="PARLEY_CHANNELS")
+        else:
+            backend = MemoryChannelsBackend()
         super().__init__(backend=backend, arbitrary_channels_allowed=True)
         self._redis = redis
         self._tracer = tracer
@@ -101,6 +109,8 @@ class ResilientChannels(ChannelsPlugin):
 
     @property
     def backend_name(self) -> str:
+        if isinstance(self._redis, aioredis.RedisCluster):
+            return "redis-cluster"
         return "redis" if self._redis is not None else "memory"
 
     async def _sub_worker(self) -> None:

@@ -237,6 +237,9 @@ class Connection:
 
     def _chore(self, work: Coroutine[Any, Any, None]) -> None:
         """A short task of its own (a re-check, a close), kept until it is done."""
+        if self._ending and not self._chores and self.closing is None:
+            work.close()
+            return
         task = asyncio.get_running_loop().create_task(work)
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
