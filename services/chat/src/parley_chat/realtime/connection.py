@@ -39,8 +39,8 @@ from parley_chat import metrics
 from parley_chat.closes import CloseCode
 from parley_chat.domain import access, errors
 from parley_chat.domain.service import Caller, ChatService
+from parley_chat.realtime import items, wire
 from parley_chat.realtime import sequencer as sequencing
-from parley_chat.realtime import wire
 from parley_chat.realtime import writer as writing
 from parley_chat.realtime.broker import ChannelsPublisher, ResilientChannels
 from parley_core.errors import DependencyUnavailable
@@ -77,48 +77,6 @@ class Shared:
     tracer: trace.Tracer | None = None
 
 
-# What the dispatcher takes from a connection's queue, in order.
-
-
-@dataclass(frozen=True, slots=True)
-class Live:
-    event: wire.Event
-    """A broker event, opened once for the whole process."""
-
-
-@dataclass(frozen=True, slots=True)
-class Decided:
-    """A live event the fan-out already asked the sequencer about (the queue was empty,
-    so nothing was ahead of it), whose verdict needs I/O: a subscription, a gap fill."""
-
-    event: wire.Event
-    verdict: sequencing.Verdict
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    frame: bytes
-    """An answer to the client's own frame: pong, error."""
-
-
-@dataclass(frozen=True, slots=True)
-class Resume:
-    cursors: dict[uuid.UUID, int]
-
-
-@dataclass(frozen=True, slots=True)
-class Resync:
-    """The broker lost events: catch every chat up from the log."""
-
-
-@dataclass(frozen=True, slots=True)
-class Recheck:
-    """Re-read the user's chats, and drop the ones left."""
-
-
-Item = Live | Decided | Reply | Resume | Resync | Recheck
-
-
 class Connection:
     """Costs one task while idle (the handler's, reading the client), a few timer handles
     and a small queue: the dispatcher task exists only while something waits in the queue,
@@ -140,7 +98,7 @@ class Connection:
         self._policy = shared.policy
         self._standing = standing
         self._writer = writing.Writer(socket)
-        self._inbox: deque[Item] = deque()
+        self._inbox: deque[items.Item] = deque()
         # In no chat until `serve` has read the user's chats.
         self._sequencer = sequencing.Sequencer(
             caller.user_id, {}, typing_interval=self._policy.typing_interval_seconds
@@ -202,7 +160,7 @@ class Connection:
 
     def resync(self) -> None:
         """The broker lost events (it was down): catch every chat up from the log."""
-        self._enqueue(Resync())
+        self._enqueue(items.Resync())
 
     async def _guarded(self, work: Awaitable[None]) -> None:
         """Run `work`; whatever ends it ends the stream, with the close code it calls for."""
@@ -237,9 +195,6 @@ class Connection:
 
     def _chore(self, work: Coroutine[Any, Any, None]) -> None:
         """A short task of its own (a re-check, a close), kept until it is done."""
-        if self._ending and not self._chores and self.closing is None:
-            work.close()
-            return
         task = asyncio.get_running_loop().create_task(work)
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
@@ -257,7 +212,7 @@ class Connection:
     def _crowded(self) -> bool:
         return len(self._inbox) >= self._policy.queue_size // 2
 
-    def _enqueue(self, item: Item) -> None:
+    def _enqueue(self, item: items.Item) -> None:
         if self._ending:
             return
         if len(self._inbox) >= self._policy.queue_size:
@@ -288,7 +243,7 @@ class Connection:
             grace.cancel()
         early = self._sequencer.release()
         if early is not None:
-            self._inbox.appendleft(Resume(early))
+            self._inbox.appendleft(items.Resume(early))
         self._kick()
 
     # -- the producers -------------------------------------------------------------------
@@ -300,7 +255,7 @@ class Connection:
         order is the one the dispatcher would have kept; the sequencer decides as it would
         there (the queue is empty, so not crowded)."""
         if self._dispatcher is not None or self._inbox or self._sequencer.holding:
-            self._enqueue(Live(event))
+            self._enqueue(items.Live(event))
             return False
         verdict = self._sequencer.live(event.header)
         if verdict.fill is None and verdict.subscribe is None and verdict.leave is None:
@@ -308,9 +263,9 @@ class Connection:
                 return False
             if self._writer.write_now(event.socket_frame):
                 return True
-            self._enqueue(Decided(event, sequencing.WRITE))
+            self._enqueue(items.Decided(event, sequencing.WRITE))
             return False
-        self._enqueue(Decided(event, verdict))
+        self._enqueue(items.Decided(event, verdict))
         return False
 
     async def _read_client(self) -> None:
@@ -322,7 +277,7 @@ class Connection:
                 frame = wire.read_client_frame(text)
             except wire.BadFrame as exc:
                 self._release()
-                self._enqueue(Reply(wire.error_frame(str(exc))))
+                self._enqueue(items.Reply(wire.error_frame(str(exc))))
                 continue
             if self._sequencer.holding:
                 cursors = frame.cursors if isinstance(frame, wire.Resume) else None
@@ -331,11 +286,11 @@ class Connection:
                 if taken:
                     continue
             if isinstance(frame, wire.Ping):
-                self._enqueue(Reply(wire.PONG))
+                self._enqueue(items.Reply(wire.PONG))
             elif isinstance(frame, wire.Typing):
                 await self._typing(frame.chat_id)
             else:
-                self._enqueue(Resume(frame.cursors))
+                self._enqueue(items.Resume(frame.cursors))
 
     def _check_idle(self) -> None:
         loop = asyncio.get_running_loop()
@@ -349,8 +304,11 @@ class Connection:
         # Jittered, so connections opened together do not query together for ever.
         delay = self._policy.recheck_seconds * random.uniform(0.8, 1.2)
         self._timers["recheck"] = asyncio.get_running_loop().call_later(
-            delay, lambda: self._chore(self._guarded(self._recheck()))
+            delay, lambda: self._chore(self._recheck_guarded())
         )
+
+    async def _recheck_guarded(self) -> None:
+        await self._guarded(self._recheck())
 
     async def _recheck(self) -> None:
         # A lost `member.left` (a publish that timed out or was skipped) must not leave a
@@ -364,13 +322,13 @@ class Connection:
                 gone = standing is access.Standing.GONE
                 self._end(CloseCode.EXPIRED if gone else CloseCode.SUSPENDED)
                 return
-        self._enqueue(Recheck())
+        self._enqueue(items.Recheck())
         self._schedule_recheck()
 
     async def _typing(self, chat_id: uuid.UUID) -> None:
         verdict = self._sequencer.typing(chat_id, time.monotonic())
         if verdict is sequencing.TypingVerdict.NOT_A_MEMBER:
-            self._enqueue(Reply(wire.error_frame("not a member of that chat")))
+            self._enqueue(items.Reply(wire.error_frame("not a member of that chat")))
             return
         if verdict is sequencing.TypingVerdict.TOO_SOON:
             return  # relayed at most once per interval; the rest are dropped
@@ -378,7 +336,7 @@ class Connection:
             await self._shared.chats.count_typing(self.caller)
         except errors.LimitReached as exc:
             # Dropped, and said so; the stream stays open.
-            self._enqueue(Reply(wire.error_frame(exc.detail)))
+            self._enqueue(items.Reply(wire.error_frame(exc.detail)))
             return
         header = wire.Header("typing", chat_id, user_id=self.caller.user_id)
         frame = wire.typing_frame(chat_id, self.caller.user_id, self.caller.username)
@@ -398,18 +356,18 @@ class Connection:
     async def _drain(self) -> None:
         while self._inbox:
             match self._inbox.popleft():
-                case Live(event):
+                case items.Live(event):
                     verdict = self._sequencer.live(event.header, crowded=self._crowded())
                     await self._act(event, verdict)
-                case Decided(event, verdict):
+                case items.Decided(event, verdict):
                     await self._act(event, verdict)
-                case Reply(frame):
+                case items.Reply(frame):
                     await self._writer.control(frame)
-                case Resume(cursors):
+                case items.Resume(cursors):
                     await self._resume(cursors)
-                case Resync():
+                case items.Resync():
                     await self._resync()
-                case Recheck():
+                case items.Recheck():
                     await self._recheck_membership()
 
     async def _act(self, event: wire.Event, verdict: sequencing.Verdict) -> None:
