@@ -63,8 +63,11 @@ class ServiceProcess(Started):
     Service address.
     """
 
-    def __init__(self, module: str, env: dict[str, str], *, log_dir: Path) -> None:
+    def __init__(
+        self, module: str, env: dict[str, str], *, log_dir: Path, start_seconds: float = 90
+    ) -> None:
         self.module = module
+        self._start_seconds = start_seconds
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = {
@@ -87,7 +90,7 @@ class ServiceProcess(Started):
         )
         log.close()
         # A loaded machine (a shared CI runner) spends many seconds on imports alone.
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + self._start_seconds
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"{self.module} exited at startup:\n{self.log()}")
@@ -98,7 +101,9 @@ class ServiceProcess(Started):
                 pass
             time.sleep(0.05)
         self.stop(signal.SIGKILL)  # not left running behind the failed test
-        raise TimeoutError(f"{self.module} did not start within 90 s:\n{self.log()}")
+        raise TimeoutError(
+            f"{self.module} did not start within {self._start_seconds:.0f} s:\n{self.log()}"
+        )
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the process (SIGTERM: graceful; SIGKILL: a crash) and wait for it."""

@@ -42,7 +42,8 @@ def pod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServiceProce
         with ServiceProcess("parley_auth", auth_env, log_dir=logs) as auth_process:
             chat_env["PARLEY_AUTH_URL"] = auth_process.url
             with (
-                ServiceProcess("parley_chat", chat_env, log_dir=logs) as server,
+                # The supervisor starts, then its workers: twice the imports of one process.
+                ServiceProcess("parley_chat", chat_env, log_dir=logs, start_seconds=180) as server,
                 auth.AuthApi(auth_process.url) as accounts,
             ):
                 api = chat.ChatApi(server.url, accounts)

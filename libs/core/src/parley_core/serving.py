@@ -13,6 +13,8 @@ once and written to each transport as the same bytes."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 import shutil
@@ -138,6 +140,14 @@ def run(app: Any, settings: CoreSettings) -> None:
         server.run(sockets=[listening])
 
 
+def _die_with_parent() -> None:
+    """In a worker, before it runs: SIGTERM it when the supervisor dies, even by SIGKILL, so
+    no worker is left holding the port (Linux's PR_SET_PDEATHSIG; elsewhere nothing)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def supervise(settings: CoreSettings) -> None:
     """`PARLEY_WORKERS` > 1: bind the port once, and run that many copies of this very
     command as workers that accept on it, each its own interpreter and event loop.
@@ -163,7 +173,9 @@ def supervise(settings: CoreSettings) -> None:
     stopping = False
 
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(sys.orig_argv, env=env, pass_fds=[listening.fileno()])
+        return subprocess.Popen(
+            sys.orig_argv, env=env, pass_fds=[listening.fileno()], preexec_fn=_die_with_parent
+        )
 
     workers = [start() for _ in range(settings.workers)]
 
