@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Self
 
@@ -61,8 +63,11 @@ class ServiceProcess(Started):
     Service address.
     """
 
-    def __init__(self, module: str, env: dict[str, str], *, log_dir: Path) -> None:
+    def __init__(
+        self, module: str, env: dict[str, str], *, log_dir: Path, start_seconds: float = 90
+    ) -> None:
         self.module = module
+        self._start_seconds = start_seconds
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = {
@@ -85,7 +90,7 @@ class ServiceProcess(Started):
         )
         log.close()
         # A loaded machine (a shared CI runner) spends many seconds on imports alone.
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + self._start_seconds
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"{self.module} exited at startup:\n{self.log()}")
@@ -96,11 +101,18 @@ class ServiceProcess(Started):
                 pass
             time.sleep(0.05)
         self.stop(signal.SIGKILL)  # not left running behind the failed test
-        raise TimeoutError(f"{self.module} did not start within 90 s:\n{self.log()}")
+        raise TimeoutError(
+            f"{self.module} did not start within {self._start_seconds:.0f} s:\n{self.log()}"
+        )
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the process (SIGTERM: graceful; SIGKILL: a crash) and wait for it."""
         stop_process(self._process, sig, timeout=15)
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
 
     def log(self) -> str:
         return self._log_path.read_text(errors="replace") if self._log_path.exists() else ""
@@ -139,6 +151,77 @@ class RedisProcess(Started):
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait(timeout=10)
+
+
+class RedisClusterProcess(Started):
+    """A Redis Cluster of the test's own: three `redis-server --cluster-enabled yes` on free
+    loopback ports with every slot assigned (`redis-cli --cluster create`, no replicas).
+    `url` names the first node; clients discover the others from it."""
+
+    NODES = 3
+
+    def __init__(self, work_dir: Path) -> None:
+        self._dir = work_dir
+        self.ports = [free_port() for _ in range(self.NODES)]
+        self.url = f"redis://127.0.0.1:{self.ports[0]}/0"
+        self._processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> RedisClusterProcess:
+        for port in self.ports:
+            command = [
+                "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(self._dir / f"nodes-{port}.conf"),
+                "--save", "", "--appendonly", "no", "--dir", str(self._dir),
+            ]  # fmt: skip
+            self._processes.append(
+                subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+        try:
+            for port in self.ports:
+                self._wait(partial(self._answers, port), "start")
+            nodes = [f"127.0.0.1:{port}" for port in self.ports]
+            subprocess.run(
+                ["redis-cli", "--cluster", "create", *nodes,
+                 "--cluster-replicas", "0", "--cluster-yes"],
+                check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+            for port in self.ports:
+                self._wait(partial(self._agrees, port), "agree on its slots")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _answers(self, port: int) -> bool:
+        return self._cli(port, "PING") == "PONG"
+
+    def _agrees(self, port: int) -> bool:
+        return "cluster_state:ok" in self._cli(port, "CLUSTER", "INFO")
+
+    @staticmethod
+    def _cli(port: int, *command: str) -> str:
+        done = subprocess.run(
+            ["redis-cli", "-p", str(port), *command], capture_output=True, text=True, timeout=10
+        )
+        return done.stdout.strip()
+
+    @staticmethod
+    def _wait(ready: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not ready():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the Redis Cluster did not {what} within 30 s")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for process in self._processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+        self._processes = []
+        for config in self._dir.glob("nodes-*.conf"):
+            config.unlink()
 
 
 class PostgresProcess(Started):

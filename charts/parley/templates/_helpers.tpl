@@ -254,6 +254,10 @@ Called with (dict "ctx" $ "component" "auth" "migrate" false).
 {{- end }}
 - name: PARLEY_REDIS_PREFIX
   value: {{ $ctx.Values.externalRedis.keyPrefix | quote }}
+{{- if $ctx.Values.externalRedis.cluster }}
+- name: PARLEY_REDIS_CLUSTER
+  value: "true"
+{{- end }}
 - name: PARLEY_ADMIN_TOKEN
   valueFrom:
     secretKeyRef:
@@ -265,6 +269,8 @@ Called with (dict "ctx" $ "component" "auth" "migrate" false).
 {{- else }}
 - name: PARLEY_AUTH_URL
   value: {{ default (printf "http://%s:%v" (include "parley.componentName" (dict "ctx" $ctx "name" "auth")) $ctx.Values.auth.service.port) $values.authUrl | quote }}
+- name: PARLEY_WORKERS
+  value: {{ $values.workers | int64 | quote }}
 {{- range $name, $value := $values.rateLimits }}
 - name: PARLEY_{{ snakecase $name | upper }}
   {{- /* int64: a YAML number arrives as a float, which toString writes as 1e+06. */}}

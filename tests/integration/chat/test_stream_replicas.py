@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from redis import Redis
 from websockets.exceptions import ConnectionClosed
 
 from support import auth, chat, services
-from support.processes import RedisProcess, ServiceProcess
+from support.processes import RedisClusterProcess, RedisProcess, ServiceProcess
 from support.stream import StreamClient, close_code_at_connect, ticket_for, token_of
 
 SENDERS = 5
@@ -57,16 +58,30 @@ def _chat_env(url: str, auth_url: str, redis_url: str) -> dict[str, str]:
     }
 
 
+ON_CLUSTER = pytest.mark.parametrize("stack", ["redis", "redis-cluster"], indirect=True)
+"""Run a test on the shared Redis and again on a Redis Cluster of its own, with sharded
+pub/sub (`PARLEY_REDIS_CLUSTER`)."""
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    redis_url = services.redis_url()
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Stack]:
+    on_cluster = getattr(request, "param", "redis") == "redis-cluster"
     url = services.create_postgres_database()
     logs = tmp_path_factory.mktemp("logs")
     try:
         chat.migrated(auth.migrated(url))
         auth_env = _auth_env(url, tmp_path_factory.mktemp("auth"))
-        with ServiceProcess("parley_auth", auth_env, log_dir=logs) as auth_process:
-            env = _chat_env(url, auth_process.url, redis_url)
+        with (
+            ServiceProcess("parley_auth", auth_env, log_dir=logs) as auth_process,
+            RedisClusterProcess(tmp_path_factory.mktemp("cluster"))
+            if on_cluster
+            else nullcontext() as cluster,
+        ):
+            env = _chat_env(url, auth_process.url, cluster.url if cluster else services.redis_url())
+            if cluster:
+                env["PARLEY_REDIS_CLUSTER"] = "1"
             with (
                 ServiceProcess("parley_chat", env, log_dir=logs) as a,
                 ServiceProcess("parley_chat", env, log_dir=logs) as b,
@@ -106,6 +121,7 @@ def _read_until_closed(stream: StreamClient) -> list[int]:
         return seqs
 
 
+@ON_CLUSTER
 def test_a_message_posted_to_one_replica_reaches_a_socket_on_the_other(stack: Stack) -> None:
     a, b = stack.replicas
     alice, bob = stack.api.users(2)
@@ -141,6 +157,7 @@ def test_concurrent_senders_on_both_replicas_arrive_in_seq_order_with_none_missi
             assert seqs == list(range(1, 101))
 
 
+@ON_CLUSTER
 def test_a_killed_replica_loses_no_acknowledged_message(stack: Stack) -> None:
     a, b = stack.replicas
     users = stack.api.users(SENDERS + 1)
@@ -290,6 +307,7 @@ def test_a_hung_broker_costs_one_timeout_not_one_per_event(stack: Stack) -> None
     assert elapsed < 8  # about one publish timeout (1 s), not 31 of them
 
 
+@ON_CLUSTER
 def test_a_stream_ticket_is_single_use_across_replicas(stack: Stack) -> None:
     a, b = stack.replicas
     alice = stack.api.user()
@@ -300,6 +318,7 @@ def test_a_stream_ticket_is_single_use_across_replicas(stack: Stack) -> None:
         assert close_code_at_connect(replica.url, f"?ticket={issued['ticket']}") == 4401
 
 
+@ON_CLUSTER
 def test_two_replicas_racing_for_one_ticket_let_exactly_one_in(stack: Stack) -> None:
     a, b = stack.replicas
     alice = stack.api.user()

@@ -78,6 +78,8 @@ def _sample(variable: settings_doc.Variable) -> tuple[str, Any]:
         return SAMPLES[variable.name], SAMPLES[variable.name]
     kind = _without_none(variable.field.annotation)
     default = variable.field.default
+    if kind is bool:
+        return ("false" if default else "true"), not default
     if kind is int:
         return str(default + 1), default + 1
     if kind is float:

@@ -6,10 +6,13 @@ status (`parley_core.telemetry.http_metrics`); this module adds readiness, datab
 use and rate limiting. Each service's own metrics live beside it (`parley_auth.metrics`,
 `parley_chat.metrics`). No web framework here: domain code counts its events with these.
 
-One process per pod (parley_core.serving runs a single uvicorn worker): every metric is
-this process's own and Prometheus sums over pods, so nothing here needs prometheus_client's
-multiprocess mode. Labels take values from small fixed sets only, never a user, chat or
-tenant id, so the number of series stays bounded however many tenants there are.
+With `PARLEY_WORKERS` > 1 a pod runs several server processes (parley_core.serving) and
+prometheus-client's multiprocess mode sums their counters and histograms; each gauge says
+how its workers' values combine (`multiprocess_mode`, ignored with one process). The
+database pool gauges are read from the live pools at scrape time, which multiprocess mode
+cannot do: with several workers they are left out. Labels take values from small fixed
+sets only, never a user, chat or tenant id, so the number of series stays bounded however
+many tenants there are.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ DEPENDENCY_UP = Gauge(
     "parley_dependency_up",
     "1 when the dependency answered the last readiness probe (GET /readyz), 0 when it did not.",
     ["service", "dependency"],
+    multiprocess_mode="livemin",  # down if any live worker found it down
 )
 
 RATE_LIMITED = Counter(

@@ -122,7 +122,7 @@ return {count, redis.call('PTTL', KEYS[1])}
 class RedisCounter:
     """Counters shared by every replica; INCR and EXPIRE NX run in one script."""
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
+    def __init__(self, client: RedisClient, *, prefix: str) -> None:
         self._client = client
         self._prefix = prefix
         self._hit = client.register_script(_HIT)
@@ -289,13 +289,27 @@ REDIS_CONNECTIONS = 100
 """Connections one process opens to Redis at most; more requests at once wait their turn."""
 
 
-def redis_client(url: str) -> aioredis.Redis:
+RedisClient = aioredis.Redis | aioredis.RedisCluster
+"""One Redis, or a Redis Cluster (`PARLEY_REDIS_CLUSTER`). Every key Parley writes is used
+alone (a counter, a ticket), so each command and script touches one slot, and no key
+needs a hash tag."""
+
+
+def redis_client(url: str, *, cluster: bool = False) -> RedisClient:
     """A client whose calls fail within a second or two when Redis is gone, never hang.
 
     A blocking pool: redis-py's default pool refuses a call outright (MaxConnectionsError)
     once its 100 connections are busy, which turned a burst of 200 logins into 100 503s;
     this one makes the extra calls wait up to two seconds for a connection instead.
     """
+    if cluster:
+        # One pool per node, each at most REDIS_CONNECTIONS connections.
+        return aioredis.RedisCluster.from_url(
+            url,
+            max_connections=REDIS_CONNECTIONS,
+            socket_connect_timeout=1.0,
+            socket_timeout=2.0,
+        )
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=REDIS_CONNECTIONS,

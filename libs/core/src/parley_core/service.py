@@ -15,7 +15,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-import redis.asyncio as aioredis
 import typer
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -52,7 +51,7 @@ class Backends:
 
     name: str
     engine: AsyncEngine
-    redis: aioredis.Redis | None
+    redis: ratelimit.RedisClient | None
     key_prefix: str
     """Start of every Redis key the service writes: `PARLEY_REDIS_PREFIX` and its name."""
 
@@ -63,7 +62,11 @@ def backends(name: str, settings: CoreSettings, tracing: telemetry.Tracing | Non
     engine = db.create_engine(
         settings.resolved_database_url(), pool_size=settings.database.pool_size
     )
-    redis = ratelimit.redis_client(settings.redis.url) if settings.redis.url else None
+    redis = (
+        ratelimit.redis_client(settings.redis.url, cluster=settings.redis.cluster)
+        if settings.redis.url
+        else None
+    )
     if tracing is not None:
         tracing.instrument_engine(engine)
         if redis is not None:
@@ -151,6 +154,9 @@ def service_cli(
     def serve() -> None:
         values = settings()
         parley_logging.configure(values.log_level)
+        if values.workers > 1 and not serving.is_worker():
+            serving.supervise(values)
+            return
         app = create_app(values, tracing=telemetry.from_env(f"parley-{name}"))
         serving.run(app, values)
 

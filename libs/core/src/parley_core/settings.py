@@ -61,6 +61,11 @@ class RedisSettings(SettingsGroup):
     url: str | None = None
     """`redis://...`; unset means in-process state (one replica only)."""
 
+    cluster: bool = False
+    """The URL names one node of a Redis Cluster: keys go to their slots' nodes, and the
+    stream's fan-out uses sharded pub/sub (SPUBLISH, SSUBSCRIBE), so each event travels
+    only to the node that owns its channel (docs/scaling.md)."""
+
     prefix: str = Field(default="parley:", min_length=1)
     """Start of every Redis key this deployment writes (failed-login and send counters):
     deployments (or test runs) sharing one Redis database keep their counts apart by each
@@ -105,6 +110,12 @@ class CoreSettings(BaseSettings):
 
     log_level: str = "INFO"
     """Root log level of the JSON logs on stdout."""
+
+    workers: int = Field(default=1, ge=1, le=32)
+    """Server processes on the one port (`serve`): more than 1 uses more cores of a pod,
+    with /metrics summed over them (prometheus-client's multiprocess mode, in
+    `PROMETHEUS_MULTIPROC_DIR` or a temporary folder). Each process has its own database
+    pool (`PARLEY_DATABASE_POOL_SIZE` each) and Redis connections."""
 
     @field_validator("cors_origins", mode="before")
     @classmethod

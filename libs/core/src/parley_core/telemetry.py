@@ -102,7 +102,7 @@ class Tracing:
             meter.create_up_down_counter("db.client.connections.usage"),
         )
 
-    def instrument_redis(self, client: aioredis.Redis) -> None:
+    def instrument_redis(self, client: aioredis.Redis | aioredis.RedisCluster) -> None:
         """A client span per command (the command name; its arguments are masked)."""
         from opentelemetry.instrumentation.redis import RedisInstrumentor
 

@@ -85,7 +85,7 @@ def create_app(
         ),
     )
     verifier = tokens.Verifier(peer.jwks_source())
-    channels = broker.ResilientChannels(redis=redis)
+    channels = broker.ResilientChannels(redis=redis, tracer=tracer)
     publisher = broker.ChannelsPublisher(channels, tracer=tracer)
     chats = ChatService(
         sessions=db.sessionmaker(backends.engine),

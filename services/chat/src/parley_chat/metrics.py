@@ -3,8 +3,8 @@ and which alert reads it). Label values come from the small fixed sets written h
 every labelled series is created at import, so a dashboard shows 0 rather than nothing
 before the first event.
 
-Module-level, as prometheus_client intends: a process has one registry, and one process
-serves one pod (parley_core.metrics).
+Module-level, as prometheus_client intends: a process has one registry; with several
+workers a pod's /metrics sums them (parley_core.metrics).
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ MESSAGES_PERSISTED = Counter(
 
 STREAM_CONNECTIONS = Gauge(
     "parley_stream_connections",
-    "Open, authenticated WebSocket connections of GET /v1/stream on this process.",
+    "Open, authenticated WebSocket connections of GET /v1/stream on this process (on "
+    "all its workers, with PARLEY_WORKERS > 1).",
+    multiprocess_mode="livesum",
 )
 
 DISCONNECT_REASONS = (
@@ -106,6 +108,7 @@ BROKER_SUBSCRIPTION_UP = Gauge(
     "parley_broker_subscription_up",
     "1 while this process receives events from the broker, 0 while its subscription is "
     "down (live delivery on this replica has stopped; it resyncs when it returns).",
+    multiprocess_mode="livemin",
 )
 
 # -- the auth service, as a dependency ----------------------------------------------------
@@ -115,6 +118,7 @@ CIRCUIT_OPEN = Gauge(
     "1 while the circuit breaker fails calls to the dependency fast, without trying; 0 "
     "while closed or half-open.",
     ["circuit"],
+    multiprocess_mode="livemax",
 )
 CIRCUIT_TRANSITIONS = Counter(
     "parley_circuit_breaker_transitions_total",

@@ -14,9 +14,14 @@ in-memory backend (the embedded default). Two things are added here, each with i
   message event of each chat is published again once the broker answers; a connection
   that already has it drops it, and one that missed more fills the gap from the log.
 
+- Stream connections listen on channels directly (`listen`, `unlisten`): each event is
+  opened once and offered to every listening connection in one pass (realtime/fanout.py),
+  instead of going through a Litestar `Subscriber` (a queue, and a task per connection to
+  drain it) per connection. Litestar's subscribers still work beside them.
+
 `ResilientChannels` overrides Litestar's private `_sub_worker` and reads its `_backend`
 and `_channels`, rather than owning a subscription loop on redis-py: the plugin's
-subscribe, unsubscribe, backlog and in-memory backend stay Litestar's, and only the one
+backends (Redis pub/sub, in-memory) and its publishing stay Litestar's, and only the one
 loop that dies is replaced. The price is a version range: services/chat/pyproject.toml
 bounds Litestar to the minor releases checked, and tests/unit/chat/test_broker_contract.py
 asserts the attributes relied on, so a release that moves them fails a test, not a replica.
@@ -36,18 +41,20 @@ from collections.abc import Callable, Iterable
 import redis.asyncio as aioredis
 import redis.exceptions
 from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from opentelemetry import trace
 
 from parley_chat import metrics
 from parley_chat.domain import events
-from parley_chat.realtime import wire
+from parley_chat.realtime import fanout, sharded, wire
 from parley_core import telemetry
 
 logger = logging.getLogger(__name__)
 
-Listener = Callable[[str, bytes], None]
+Watcher = Callable[[str, bytes], None]
+"""Takes every payload of the channels it watches (realtime/presence.py)."""
 
 _RETRY_MIN_SECONDS = 0.1
 _RETRY_MAX_SECONDS = 5.0
@@ -57,22 +64,61 @@ _UNSENT_CHATS_KEPT = 10_000
 
 
 class ResilientChannels(ChannelsPlugin):
-    def __init__(self, *, redis: aioredis.Redis | None) -> None:
-        backend = (
-            RedisChannelsPubSubBackend(redis=redis, key_prefix="PARLEY_CHANNELS")
-            if redis is not None
-            else MemoryChannelsBackend()
-        )
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis | aioredis.RedisCluster | None,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
+        backend: ChannelsBackend
+        if isinstance(redis, aioredis.RedisCluster):
+            backend = sharded.ShardedPubSubBackend(redis)
+        elif redis is not None:
+            backend = RedisChannelsPubSubBackend(redis=redis, key_prefix="PARLEY_CHANNELS")
+        else:
+            backend = MemoryChannelsBackend()
         super().__init__(backend=backend, arbitrary_channels_allowed=True)
         self._redis = redis
-        self._listeners: dict[str, Listener] = {}
-        """Channels delivered to a callback instead of subscribers (realtime/presence.py)."""
+        self._tracer = tracer
+        self._listeners: dict[str, dict[fanout.Listener, None]] = {}
+        """Per channel, the connections listening on it (a dict: ordered, O(1) removal)."""
+        self._watchers: dict[str, Watcher] = {}
+        """Channels delivered to one callback instead (realtime/presence.py)."""
         self.on_recovered: list[Callable[[], None]] = []
         self.healthy = True
         metrics.BROKER_SUBSCRIPTION_UP.set(1)
 
+    async def listen(self, listener: fanout.Listener, channels: Iterable[str]) -> None:
+        """Offer `listener` every event published on `channels` from now on."""
+        new = []
+        for channel in channels:
+            listeners = self._listeners.get(channel)
+            if listeners is None:
+                if not self._taken(channel):
+                    new.append(channel)
+                listeners = self._listeners[channel] = {}
+            listeners[listener] = None
+        if new:
+            await self._backend.subscribe(new)
+
+    async def unlisten(self, listener: fanout.Listener, channels: Iterable[str]) -> None:
+        gone = []
+        for channel in channels:
+            listeners = self._listeners.get(channel)
+            if listeners is None:
+                continue
+            listeners.pop(listener, None)
+            if not listeners:
+                del self._listeners[channel]
+                if not self._taken(channel):
+                    gone.append(channel)
+        if gone:
+            await self._backend.unsubscribe(gone)
+
     @property
     def backend_name(self) -> str:
+        if isinstance(self._redis, aioredis.RedisCluster):
+            return "redis-cluster"
         return "redis" if self._redis is not None else "memory"
 
     async def _sub_worker(self) -> None:
@@ -80,10 +126,13 @@ class ResilientChannels(ChannelsPlugin):
         while True:
             try:
                 async for channel, payload in self._backend.stream_events():
-                    for subscriber in self._channels.get(channel, []):
+                    listeners = self._listeners.get(channel)
+                    if listeners:
+                        fanout.deliver(payload, listeners, self._tracer)
+                    for subscriber in self._channels.get(channel, ()):
                         subscriber.put_nowait(payload)
-                    if (listener := self._listeners.get(channel)) is not None:
-                        listener(channel, payload)
+                    if (watcher := self._watchers.get(channel)) is not None:
+                        watcher(channel, payload)
                 return
             except Exception as exc:  # whatever ends the worker, it must come back
                 if self.healthy:
@@ -107,21 +156,29 @@ class ResilientChannels(ChannelsPlugin):
                     _RESYNC_AGAIN_AFTER_SECONDS, self._notify_recovered
                 )
 
-    async def listen(self, channels: Iterable[str], listener: Listener) -> None:
-        """Deliver `channels` to `listener`, on the subscription loop, without a Litestar
-        `Subscriber` per channel: presence listens to thousands of channels per replica,
-        and the plugin's `unsubscribe` walks every channel it knows."""
-        channels = list(channels)
-        new = [channel for channel in channels if channel not in self._listeners]
+    async def watch(self, channels: Iterable[str], watcher: Watcher) -> None:
+        """Deliver `channels` to `watcher`, on the subscription loop, without a Litestar
+        `Subscriber` per channel: presence watches thousands of channels per replica, and
+        the plugin's `unsubscribe` walks every channel it knows."""
+        new = []
         for channel in channels:
-            self._listeners[channel] = listener
+            if not self._taken(channel):
+                new.append(channel)
+            self._watchers[channel] = watcher
         if new:
             await self._backend.subscribe(new)
 
-    async def unlisten(self, channels: Iterable[str]) -> None:
-        gone = [channel for channel in channels if self._listeners.pop(channel, None)]
+    async def unwatch(self, channels: Iterable[str]) -> None:
+        gone = []
+        for channel in channels:
+            if self._watchers.pop(channel, None) is not None and not self._taken(channel):
+                gone.append(channel)
         if gone:
             await self._backend.unsubscribe(gone)
+
+    def _taken(self, channel: str) -> bool:
+        """Whether the backend is subscribed to `channel` for someone already."""
+        return channel in self._channels or channel in self._listeners or channel in self._watchers
 
     def _notify_recovered(self) -> None:
         for callback in self.on_recovered:

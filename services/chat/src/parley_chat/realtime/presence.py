@@ -211,9 +211,9 @@ class PresenceHub:
             unwanted = [c for c in last if _user_of(c) not in self._watchers]
             try:
                 if wanted:
-                    await self._channels.listen(wanted, self._deliver)
+                    await self._channels.watch(wanted, self._deliver)
                 if unwanted:
-                    await self._channels.unlisten(unwanted)
+                    await self._channels.unwatch(unwanted)
             except Exception as exc:  # the broker: frames are lost until it is back
                 logger.warning(
                     "presence subscription failed", extra={"error.type": type(exc).__name__}

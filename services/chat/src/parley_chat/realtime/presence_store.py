@@ -229,7 +229,9 @@ return gone
 class RedisPresence:
     """Presence shared by every replica through Redis (see the module docstring)."""
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str, ttl_seconds: float) -> None:
+    def __init__(
+        self, client: aioredis.Redis | aioredis.RedisCluster, *, prefix: str, ttl_seconds: float
+    ) -> None:
         self._redis = client
         self._base = f"{prefix}{{presence}}:"
         self.replica_id = uuid.uuid4().hex

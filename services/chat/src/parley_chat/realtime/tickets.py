@@ -64,7 +64,7 @@ class MemoryTickets:
 class RedisTickets:
     """Tickets shared by every replica on one Redis."""
 
-    def __init__(self, redis: aioredis.Redis, *, prefix: str) -> None:
+    def __init__(self, redis: aioredis.Redis | aioredis.RedisCluster, *, prefix: str) -> None:
         self._redis = redis
         self._prefix = f"{prefix}ticket:"
 

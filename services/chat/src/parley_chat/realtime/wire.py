@@ -2,11 +2,13 @@
 
 A broker payload is an envelope: one line of routing header (JSON), a newline, then the
 frame exactly as clients receive it. Every connection on every replica forwards the same
-frame bytes without decoding or re-encoding them; only the small header is parsed.
+frame bytes without decoding or re-encoding them; only the small header is parsed, once
+per event per process (`Event`), and the WebSocket framing around it is made once too.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated
 
@@ -14,6 +16,7 @@ import msgspec
 
 from parley_chat.api import schemas
 from parley_chat.domain.views import MemberView, MessageView
+from parley_core import serving
 
 
 def chat_channel(chat_id: uuid.UUID) -> str:
@@ -52,6 +55,39 @@ def envelope(header: Header, frame: bytes) -> bytes:
 def open_envelope(payload: bytes) -> tuple[Header, bytes]:
     head, _, frame = payload.partition(b"\n")
     return _decode_header(head), frame
+
+
+class Event:
+    """One envelope from the broker, opened once for every connection of the process."""
+
+    __slots__ = ("_socket_frame", "delay_observed", "frame", "header")
+
+    def __init__(self, header: Header, frame: bytes) -> None:
+        self.header = header
+        self.frame = frame
+        """The frame as clients receive it."""
+        self._socket_frame: bytes | None = None
+        self.delay_observed = False
+        """Its delivery delay is observed once per process, by the first socket written."""
+
+    @classmethod
+    def opened(cls, payload: bytes) -> Event:
+        return cls(*open_envelope(payload))
+
+    @property
+    def socket_frame(self) -> bytes:
+        """The frame with its WebSocket framing, made on first use."""
+        if self._socket_frame is None:
+            self._socket_frame = serving.text_frame(self.frame)
+        return self._socket_frame
+
+    def delay(self) -> float | None:
+        """Seconds since publication, the first time it is asked; None after."""
+        if self.delay_observed or not self.header.at:
+            return None
+        self.delay_observed = True
+        # Clocks of two replicas may disagree by a little: never a negative delay.
+        return max(0.0, time.time() - self.header.at)
 
 
 class _MessageFrame(msgspec.Struct):
