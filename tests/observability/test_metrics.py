@@ -72,7 +72,8 @@ def test_a_message_is_counted_persisted_sent_live_and_its_delivery_delay_observe
         assert changed.settled("parley_stream_frames_sent_total", 1, source="control") == 1  # ready
         assert changed.settled("parley_stream_delivery_delay_seconds_count", 2) == 2
         assert 0 < changed("parley_stream_delivery_delay_seconds_sum") < 2
-        assert changed.settled("parley_broker_publishes_total", 2, outcome="ok") == 2
+        # The two messages, and bob's presence: online with his stream, offline after it.
+        assert changed.settled("parley_broker_publishes_total", 4, outcome="ok") == 4
         assert changed.settled("parley_stream_connections", 0) == 0
         assert changed.settled("parley_stream_disconnects_total", 1, reason="client") == 1
 

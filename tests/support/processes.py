@@ -5,6 +5,7 @@ others keep running."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -25,6 +26,21 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def free_cluster_port() -> int:
+    """A free port for a Redis Cluster node: its cluster bus listens 10,000 above it, so
+    both must be free and the port at most 55535 (Redis refuses a higher one)."""
+    for _ in range(1000):
+        port = random.randint(20_000, 55_535)
+        try:
+            with socket.socket() as node, socket.socket() as bus:
+                node.bind(("127.0.0.1", port))
+                bus.bind(("127.0.0.1", port + 10_000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
 
 
 class Started:
@@ -162,7 +178,7 @@ class RedisClusterProcess(Started):
 
     def __init__(self, work_dir: Path) -> None:
         self._dir = work_dir
-        self.ports = [free_port() for _ in range(self.NODES)]
+        self.ports = [free_cluster_port() for _ in range(self.NODES)]
         self.url = f"redis://127.0.0.1:{self.ports[0]}/0"
         self._processes: list[subprocess.Popen[bytes]] = []
 

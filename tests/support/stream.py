@@ -114,6 +114,20 @@ class StreamClient:
         self.close()
 
 
+def reconnecting(http_url: str, token: str, *, timeout: float = 15) -> StreamClient:
+    """A stream opened as a client should: a 1013 (a dependency not answering yet, such
+    as a broker just restarted) is retried until `timeout`; any other refusal fails."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return StreamClient(http_url, token)
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else None
+            if code != 1013 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
 def close_code_at_connect(url: str, query: str = "", token: str | None = None) -> int | None:
     """The close code of a stream connection the server refuses (`query` like
     `?ticket=...`; `token` in the Authorization header)."""

@@ -25,7 +25,13 @@ from websockets.exceptions import ConnectionClosed
 
 from support import auth, chat, services
 from support.processes import RedisClusterProcess, RedisProcess, ServiceProcess
-from support.stream import StreamClient, close_code_at_connect, ticket_for, token_of
+from support.stream import (
+    StreamClient,
+    close_code_at_connect,
+    reconnecting,
+    ticket_for,
+    token_of,
+)
 
 SENDERS = 5
 
@@ -237,7 +243,7 @@ def test_messages_whose_publish_failed_are_stored_and_delivered_by_resume(
             assert acknowledged == [2, 3, 4]  # stored although nothing could be published
 
             redis.start()
-            with StreamClient(replica.url, token_of(bob)) as stream:
+            with reconnecting(replica.url, token_of(bob)) as stream:
                 stream.send({"type": "resume", "cursors": {chat_id: 1}})
                 got = [f["message"] for f in stream.messages(3)]
                 assert [(m["seq"], m["body"]) for m in got] == [

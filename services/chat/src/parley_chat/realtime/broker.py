@@ -50,6 +50,7 @@ from parley_chat import metrics
 from parley_chat.domain import events
 from parley_chat.realtime import fanout, sharded, wire
 from parley_core import telemetry
+from parley_core.errors import DependencyUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,11 @@ class ResilientChannels(ChannelsPlugin):
                 listeners = self._listeners[channel] = {}
             listeners[listener] = None
         if new:
-            await self._backend.subscribe(new)
+            try:
+                await self._subscribe(new)
+            except DependencyUnavailable:
+                await self.unlisten(listener, channels)
+                raise
 
     async def unlisten(self, listener: fanout.Listener, channels: Iterable[str]) -> None:
         gone = []
@@ -166,7 +171,7 @@ class ResilientChannels(ChannelsPlugin):
                 new.append(channel)
             self._watchers[channel] = watcher
         if new:
-            await self._backend.subscribe(new)
+            await self._subscribe(new)
 
     async def unwatch(self, channels: Iterable[str]) -> None:
         gone = []
@@ -175,6 +180,15 @@ class ResilientChannels(ChannelsPlugin):
                 gone.append(channel)
         if gone:
             await self._backend.unsubscribe(gone)
+
+    async def _subscribe(self, channels: list[str]) -> None:
+        """Subscribe the backend to `channels`; a broker that does not take it (down, or
+        reconnecting under the subscription loop) is `DependencyUnavailable`, so a stream
+        closes with 1013 and its client resumes, rather than listening to nothing."""
+        try:
+            await self._backend.subscribe(channels)
+        except (redis.exceptions.RedisError, OSError, RuntimeError) as exc:
+            raise DependencyUnavailable("redis") from exc
 
     def _taken(self, channel: str) -> bool:
         """Whether the backend is subscribed to `channel` for someone already."""

@@ -180,6 +180,10 @@ class Connection:
             # The log could not be read (a replay, a gap fill): the client resumes later.
             logger.warning("stream lost the database", extra={"error.type": type(exc).__name__})
             self._end(CloseCode.DATABASE_UNAVAILABLE)
+        except DependencyUnavailable:
+            # The broker would not take a chat joined meanwhile: the client resumes later.
+            logger.warning("stream lost the broker")
+            self._end(CloseCode.BROKER_UNAVAILABLE)
         except Exception:
             logger.exception("stream task failed", extra={"user.id": str(self.caller.user_id)})
             self._end(CloseCode.INTERNAL_ERROR)

@@ -146,6 +146,10 @@ async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependen
         # The database did not answer while setting up: the client retries and resumes.
         logger.warning("stream setup failed", extra={"error.type": type(exc).__name__})
         connection.closing = CloseCode.DATABASE_UNAVAILABLE
+    except DependencyUnavailable:
+        # The broker would not take the subscriptions: the client retries and resumes.
+        logger.warning("stream setup failed: broker unavailable")
+        connection.closing = CloseCode.BROKER_UNAVAILABLE
     except Exception:
         logger.exception("stream failed", extra={"user.id": str(caller.user_id)})
         connection.closing = CloseCode.INTERNAL_ERROR
