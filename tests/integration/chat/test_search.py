@@ -12,7 +12,7 @@ from parley_chat.domain import search as domain_search
 from parley_chat.storage import search as search_storage
 from parley_core import db
 from support.chat import ChatApi, User
-from support.chat_routes import MESSAGE_FIELDS, delete, edit, remove
+from support.chat_routes import MESSAGE_FIELDS, delete, edit, react, remove
 from support.chat_search import every_page, found, search
 from support.problems import case, invalid, problem
 
@@ -35,6 +35,23 @@ def test_a_result_is_the_chat_id_and_the_message_in_the_contract_shape(
     body = response.json()
     assert body == {"results": [{"chat_id": chat_id, "message": sent}], "next_cursor": None}
     assert set(body["results"][0]["message"]) >= MESSAGE_FIELDS
+
+
+def test_results_carry_each_messages_reactions_and_thread_as_the_reader_sees_them(
+    chats: ChatApi,
+) -> None:
+    alice, bob = chats.users(2)
+    one, two = chats.group(alice, bob)["id"], chats.group(alice, bob)["id"]
+    chats.send(alice, one, "lunch plans")
+    chats.send(alice, two, "lunch menu")
+    chats.send(bob, two, "soup", reply_to=1)
+    assert react(chats, bob, one, 1, "\N{THUMBS UP SIGN}").status_code == 204
+    assert react(chats, alice, two, 1, ":tada:").status_code == 204
+    results = search(chats, bob, "lunch").json()["results"]
+    by_chat = {result["chat_id"]: result["message"] for result in results}
+    assert by_chat[one]["reactions"] == [{"emoji": "\N{THUMBS UP SIGN}", "count": 1, "me": True}]
+    assert by_chat[two]["reactions"] == [{"emoji": ":tada:", "count": 1, "me": False}]
+    assert by_chat[two]["thread"]["replies"] == 1
 
 
 def test_every_word_must_occur_in_any_order(chats: ChatApi, pair: tuple[User, User, str]) -> None:

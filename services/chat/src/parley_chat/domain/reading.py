@@ -25,3 +25,18 @@ async def views_of(
         MessageView.of(row, tuple(ReactionView(*summary) for summary in found.get(row.seq, ())))
         for row in rows
     ]
+
+
+async def views_across_chats(
+    session: AsyncSession, rows: Sequence[StoredMessage], reader: uuid.UUID, *, tenant: str
+) -> list[MessageView]:
+    """`rows` of any chats (search results), in their order, as `reader` sees them: one
+    reactions query per chat on the page."""
+    by_chat: dict[uuid.UUID, list[StoredMessage]] = {}
+    for row in rows:
+        by_chat.setdefault(row.chat_id, []).append(row)
+    seen: dict[tuple[uuid.UUID, int], MessageView] = {}
+    for chat_rows in by_chat.values():
+        for view in await views_of(session, chat_rows, reader, tenant=tenant):
+            seen[(view.chat_id, view.seq)] = view
+    return [seen[(row.chat_id, row.seq)] for row in rows]

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from parley_chat.domain import reading
 from parley_chat.domain.base import ServiceBase
 from parley_chat.domain.views import Caller, MessageView
 from parley_chat.storage import search as search_storage
@@ -59,7 +60,9 @@ class Search(ServiceBase):
             rows = await search_storage.search(
                 session, words, scope, tenant=caller.tenant, after=after, limit=limit + 1
             )
-        results = [MessageView.of(row) for row in rows[:limit]]
+            results = await reading.views_across_chats(
+                session, rows[:limit], caller.user_id, tenant=caller.tenant
+            )
         more = len(rows) > limit
         return SearchPage(results, write_cursor(results[-1]) if more else None)
 
