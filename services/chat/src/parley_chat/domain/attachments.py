@@ -213,6 +213,20 @@ class Attachments(ServiceBase):
             )
         row.completed_at, row.width, row.height = utcnow(), width, height
 
+    async def _is_complete(self, row: Attachment) -> bool:
+        """Whether the store holds the whole upload: known, or (the object store, whose
+        uploads chat does not see) found out now by a HEAD, and then remembered."""
+        if row.completed_at is not None:
+            return True
+        key = rows.key_of(row)
+        if await self.files.stored_size(key) != row.size:
+            return False
+        head = b""
+        if row.content_type in IMAGE_TYPES:
+            head = await self.files.head(key, IMAGE_HEAD_BYTES)
+        await self._complete(row, head)
+        return True
+
     async def _attachable(self, caller: Caller, ids: Sequence[uuid.UUID]) -> list[AttachmentView]:
         """The uploads a send names, checked before its transaction (which ties them to
         the message, each once): the sender's own, not sent yet, and complete (the object
@@ -230,16 +244,10 @@ class Attachments(ServiceBase):
                 raise InvalidField("attachments", f"{attachment_id}: no such upload of yours")
             if row.chat_id is not None:
                 raise InvalidField("attachments", f"{attachment_id}: already sent")
-            if row.completed_at is None:
-                key = rows.key_of(row)
-                if await self.files.stored_size(key) != row.size:
-                    raise InvalidField(
-                        "attachments", f"{attachment_id}: upload not complete ({row.size} bytes)"
-                    )
-                head = b""
-                if row.content_type in IMAGE_TYPES:
-                    head = await self.files.head(key, IMAGE_HEAD_BYTES)
-                await self._complete(row, head)
+            if not await self._is_complete(row):
+                raise InvalidField(
+                    "attachments", f"{attachment_id}: upload not complete ({row.size} bytes)"
+                )
             attachable.append(view_of(row))
         return attachable
 
@@ -254,7 +262,7 @@ class Attachments(ServiceBase):
                 session, row, caller.user_id, tenant=caller.tenant
             ):
                 raise errors.AttachmentNotFound()
-        if row.completed_at is None:
+        if not await self._is_complete(row):
             raise errors.AttachmentNotFound("attachment not uploaded yet")
         shown = presentation(row)
         target = self.files.download(

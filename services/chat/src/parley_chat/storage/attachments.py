@@ -141,7 +141,8 @@ async def doom_tenant(session: AsyncSession, *, tenant: str) -> None:
     """A purged tenant's files are due; their rows stay until the sweep deleted them."""
     await session.exec(
         sa.update(Attachment)
-        .where(col(Attachment.tenant) == tenant)
+        # One already due keeps its reason (a deleted message's file is counted as such).
+        .where(col(Attachment.tenant) == tenant, col(Attachment.doomed).is_(None))
         .values(doomed=TENANT_PURGED)
         .execution_options(synchronize_session=False)
     )
@@ -200,5 +201,6 @@ async def take_lease(
         dialect.insert(Lease)
         .values(name=name, holder=holder, expires_at=until)
         .on_conflict_do_nothing(index_elements=["name"])
+        .returning(col(Lease.name))
     )
-    return int(created.rowcount) == 1
+    return created.first() is not None
