@@ -10,6 +10,7 @@ import httpx
 from litestar import Litestar, Request
 from litestar.di import NamedDependency, Provide
 
+from parley_chat import rpc as chat_rpc
 from parley_chat.api import presence as presence_routes
 from parley_chat.api import routes, search
 from parley_chat.domain import access, limits
@@ -181,4 +182,5 @@ def create_app(
         max_body_bytes=MAX_BODY_BYTES,
         plugins=[channels],
         lifespan=[closing_auth_client, presence_hub.running],
+        rpc_services=[chat_rpc.registration(chat_rpc.ChatServicer(chats, presence, peer, stream))],
     )

@@ -1,0 +1,382 @@
+"""The gRPC edge every service shares (docs/grpc.md): the server beside uvicorn, the
+caller's identity, the error mapping, metrics and traces.
+
+A service's servicer is an edge like its REST controllers: it decodes a request into the
+same msgspec body the REST route takes (`decode`, so the same rules refuse the same input
+naming the same field), calls the same domain operation, and encodes the same output
+struct into the response (`encode`). The domain's `ApiError`s become gRPC statuses here,
+with `google.rpc` details (BadRequest naming the field, RetryInfo, ErrorInfo naming an
+unavailable dependency), so REST and gRPC cannot disagree on what an operation does.
+
+One wrapper around each Parley method (`_Edge`) authenticates the `authorization`
+metadata with the REST code (`web.claims_of`), counts parley_grpc_requests_total and
+parley_grpc_request_duration_seconds, opens a server span continuing the caller's W3C
+trace context, and maps what the method raised. opentelemetry-instrumentation-grpc is not
+used: its aio server interceptor is the whole of what this wrapper does for tracing, and
+it would be one more pinned instrumentation beside the ones in parley_core.telemetry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import grpc
+import msgspec
+from google.protobuf import duration_pb2, json_format
+from google.protobuf.message import Message
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from prometheus_client import Counter, Histogram
+from sqlalchemy import exc as sa_exc
+
+from parley_core import tokens, web
+from parley_core.errors import ApiError, DependencyUnavailable, InvalidField, TooManyRequests
+
+logger = logging.getLogger(__name__)
+
+REQUESTS = Counter(
+    "parley_grpc_requests_total",
+    "gRPC calls to Parley's services by method (/package.Service/Method) and status code "
+    "(OK, NOT_FOUND, ...), counted when the call ends; a Subscribe stream counts once.",
+    ["method", "code"],
+)
+DURATION = Histogram(
+    "parley_grpc_request_duration_seconds",
+    "How long unary gRPC calls took by method, from the first byte to the status.",
+    ["method"],
+)
+
+Body = TypeVar("Body")
+Reply = TypeVar("Reply", bound=Message)
+
+_CLAIMS: ContextVar[tokens.AccessClaims] = ContextVar("parley_rpc_claims")
+
+
+def claims() -> tokens.AccessClaims:
+    """The verified caller of the current call (the edge set it before the method ran)."""
+    return _CLAIMS.get()
+
+
+# -- servers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One servicer to serve: its full service name, how to add it to a server, and which
+    of its methods take no access token (auth's Register, Login, Refresh, Logout)."""
+
+    service: str
+    add: Callable[[grpc.aio.Server], None]
+    public: frozenset[str] = frozenset()
+    """Method names (`Login`), not paths."""
+    stopping: Callable[[], None] | None = None
+    """Called when the server begins to stop: end the open streams with UNAVAILABLE, so
+    that clients resume on another replica (docs/grpc.md "Subscribe")."""
+
+
+@dataclass
+class Served:
+    """A running gRPC server: the port it is bound to (a free one when 0 was asked)."""
+
+    port: int
+    server: grpc.aio.Server = field(repr=False)
+
+
+@asynccontextmanager
+async def serving(
+    registrations: Sequence[Registration],
+    *,
+    verifier: tokens.Verifier,
+    host: str,
+    port: int,
+    tracer: trace.Tracer | None = None,
+    grace_seconds: float = 5.0,
+) -> AsyncIterator[Served]:
+    """Serve `registrations` on `host:port` with the standard health service (SERVING per
+    service while up, NOT_SERVING while stopping) and server reflection, until exit."""
+    edge = _Edge(verifier, registrations, tracer)
+    server = grpc.aio.server(interceptors=[edge])
+    for registration in registrations:
+        registration.add(server)
+    checks = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(checks, server)
+    names = [registration.service for registration in registrations]
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME],
+        server,
+    )
+    bound = server.add_insecure_port(f"{host}:{port}")
+    await server.start()
+    for name in ["", *names]:
+        await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
+    logger.info("grpc serving", extra={"port": bound})
+    try:
+        yield Served(bound, server)
+    finally:
+        for name in ["", *names]:
+            await checks.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        for registration in registrations:
+            if registration.stopping is not None:
+                registration.stopping()
+        await server.stop(grace_seconds)
+
+
+# -- requests and responses ----------------------------------------------------------------
+
+
+def decode(request: Message, into: type[Body]) -> Body:
+    """`request` as the msgspec body REST decodes, refused by the same rules: a violation
+    raises InvalidField naming the field (INVALID_ARGUMENT with a BadRequest detail)."""
+    data = json_format.MessageToDict(request, preserving_proto_field_name=True)
+    try:
+        return msgspec.convert(data, into)
+    except msgspec.ValidationError as exc:
+        name, message = field_of(str(exc))
+        raise InvalidField(name, message) from None
+
+
+_PATH = re.compile(r"^(.*) - at `\$\.?(.*)`$")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+
+
+def field_of(message: str) -> tuple[str, str]:
+    """The field a msgspec validation message names, and what it says of it."""
+    if found := _PATH.match(message):
+        return found.group(2) or "request", found.group(1)
+    if found := _MISSING.search(message):
+        return found.group(1), "required"
+    # A rule of the body's own (`__post_init__`) starts with the field's name.
+    first = message.split(" ", 1)[0]
+    return (first, message) if first.isidentifier() else ("request", message)
+
+
+def encode(value: Any, into: Reply) -> Reply:
+    """`into` filled from `value`, a REST output (msgspec struct or builtins) whose field
+    names are the proto's (docs/grpc.md); null fields stay unset."""
+    json_format.ParseDict(msgspec.to_builtins(value), into, ignore_unknown_fields=True)
+    return into
+
+
+def optional(request: Message, name: str) -> Any:
+    """A proto3 `optional` field's value, None when unset."""
+    return getattr(request, name) if request.HasField(name) else None
+
+
+def in_range(name: str, value: int | None, low: int, high: int) -> int | None:
+    """An optional number of a request, refused out of range as REST refuses its query."""
+    if value is not None and not low <= value <= high:
+        raise InvalidField(name, f"must be from {low} to {high}")
+    return value
+
+
+# -- errors --------------------------------------------------------------------------------
+
+_CODES = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+    409: grpc.StatusCode.ALREADY_EXISTS,
+    410: grpc.StatusCode.OUT_OF_RANGE,
+    413: grpc.StatusCode.INVALID_ARGUMENT,
+    422: grpc.StatusCode.INVALID_ARGUMENT,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    503: grpc.StatusCode.UNAVAILABLE,
+}
+"""docs/grpc.md "Errors": each REST status of docs/api.md and the gRPC code it is."""
+
+DOMAIN = "parley.dev"
+"""ErrorInfo.domain of every Parley error."""
+
+
+def code_of(exc: ApiError) -> grpc.StatusCode:
+    return _CODES.get(exc.status_code, grpc.StatusCode.FAILED_PRECONDITION)
+
+
+def status_of(exc: ApiError) -> grpc.Status:
+    """The gRPC status of a domain refusal, with its `google.rpc` details: ErrorInfo
+    (reason: the refusal's name, e.g. CHAT_NOT_FOUND), BadRequest naming an invalid field,
+    RetryInfo after a rate limit or an unavailable dependency (named in ErrorInfo)."""
+    code = code_of(exc)
+    reason = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).upper()
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN)
+    details: list[Message] = []
+    if isinstance(exc, InvalidField):
+        details.append(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=exc.field, description=exc.message
+                    )
+                ]
+            )
+        )
+    if isinstance(exc, DependencyUnavailable):
+        info.metadata["dependency"] = exc.dependency
+    retry_after = exc.retry_after if isinstance(exc, TooManyRequests) else None
+    if isinstance(exc, DependencyUnavailable):
+        retry_after = 1
+    if retry_after is not None:
+        details.append(
+            error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=retry_after))
+        )
+    details.insert(0, info)
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=exc.detail)
+    for detail in details:
+        status.details.add().Pack(detail)
+    return rpc_status.to_status(status)
+
+
+def _status_of_any(exc: Exception) -> tuple[grpc.Status, bool]:
+    """What the edge answers for an exception, and whether it is a bug (logged)."""
+    if isinstance(exc, ApiError):
+        return status_of(exc), False
+    if isinstance(exc, sa_exc.SQLAlchemyError):
+        # As REST: refused connections, a full pool or a locked SQLite file may be retried.
+        logger.warning("database unavailable", extra={"error.type": type(exc).__name__})
+        return status_of(DependencyUnavailable("database")), False
+    status = status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
+    return rpc_status.to_status(status), True
+
+
+# -- the edge ------------------------------------------------------------------------------
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+class _Edge(grpc.aio.ServerInterceptor):
+    """Wraps each method of a registered Parley service; health and reflection pass."""
+
+    def __init__(
+        self,
+        verifier: tokens.Verifier,
+        registrations: Sequence[Registration],
+        tracer: trace.Tracer | None,
+    ) -> None:
+        self._verifier = verifier
+        self._services = {f"/{registration.service}/" for registration in registrations}
+        self._public = {
+            f"/{registration.service}/{method}"
+            for registration in registrations
+            for method in registration.public
+        }
+        self._tracer = tracer
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or not any(method.startswith(prefix) for prefix in self._services):
+            return handler
+        token = method not in self._public
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(method, handler.unary_unary, token=token),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream(method, handler.unary_stream, token=token),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    async def _admit(self, context: grpc.aio.ServicerContext[Any, Any], *, token: bool) -> None:
+        if not token:
+            return
+        metadata = dict(context.invocation_metadata() or ())
+        authorization = metadata.get("authorization")
+        _CLAIMS.set(
+            await web.claims_of(
+                self._verifier, authorization if isinstance(authorization, str) else None
+            )
+        )
+
+    def _span(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        if self._tracer is None:
+            return trace.use_span(trace.INVALID_SPAN)
+        carrier = {
+            key: value
+            for key, value in context.invocation_metadata() or ()
+            if isinstance(value, str)
+        }
+        service, _, name = method.strip("/").partition("/")
+        return self._tracer.start_as_current_span(
+            method.strip("/"),
+            context=_PROPAGATOR.extract(carrier),
+            kind=trace.SpanKind.SERVER,
+            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
+        )
+
+    def _unary(self, method: str, inner: Any, *, token: bool) -> Any:
+        async def unary(request: Message, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            with self._span(method, context) as span:
+                try:
+                    await self._admit(context, token=token)
+                    return await inner(request, context)
+                except asyncio.CancelledError:
+                    code = grpc.StatusCode.CANCELLED
+                    raise
+                except grpc.aio.AbortError:
+                    code = context.code() or grpc.StatusCode.UNKNOWN
+                    raise
+                except Exception as exc:
+                    status, bug = _status_of_any(exc)
+                    if bug:
+                        logger.exception("grpc call failed", extra={"rpc.method": method})
+                    code = status.code
+                    span.set_attribute("rpc.grpc.status_code", code.value[0])
+                    await context.abort_with_status(status)
+                finally:
+                    REQUESTS.labels(method=method, code=code.name).inc()
+                    DURATION.labels(method=method).observe(time.perf_counter() - started)
+
+        return unary
+
+    def _stream(self, method: str, inner: Any, *, token: bool) -> Any:
+        async def stream(
+            request: Message, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            code = grpc.StatusCode.OK
+            with self._span(method, context):
+                try:
+                    await self._admit(context, token=token)
+                    async for reply in inner(request, context):
+                        yield reply
+                except asyncio.CancelledError:
+                    code = grpc.StatusCode.CANCELLED
+                    raise
+                except grpc.aio.AbortError:
+                    code = context.code() or grpc.StatusCode.UNKNOWN
+                    raise
+                except Exception as exc:
+                    status, bug = _status_of_any(exc)
+                    if bug:
+                        logger.exception("grpc stream failed", extra={"rpc.method": method})
+                    code = status.code
+                    await context.abort_with_status(status)
+                finally:
+                    REQUESTS.labels(method=method, code=code.name).inc()
+
+        return stream
