@@ -10,7 +10,11 @@ refusal: it fails the test.
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -322,3 +326,90 @@ class Endpoints:
         if transport == "rest":
             return RestClient(self.auth_url, self.chat_url)
         return GrpcClient(self.auth_grpc, self.chat_grpc)
+
+
+class Subscription:
+    """A `Subscribe` call read on a thread of its own: `next()` is the next event, as
+    `{field: fields}` (the SubscribeResponse's set oneof), or raises the status it ended
+    with as `grpc.RpcError`."""
+
+    def __init__(
+        self,
+        target: str,
+        token: str,
+        cursors: dict[str, int] | None = None,
+        *,
+        presence: bool = False,
+    ) -> None:
+        """Presence events are dropped unless asked for, as `support.stream.StreamClient`
+        drops presence frames."""
+        self._presence = presence
+        self._channel = grpc.insecure_channel(target)
+        stub = chat_pb2_grpc.ChatServiceStub(self._channel)
+        self._call = stub.Subscribe(
+            chat_pb2.SubscribeRequest(cursors=cursors or {}),
+            metadata=(("authorization", f"Bearer {token}"),),
+        )
+        self._events: queue.Queue[dict[str, Any] | grpc.RpcError | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        try:
+            for reply in self._call:
+                kind = reply.WhichOneof("event")
+                if kind is not None and (self._presence or kind != "presence"):
+                    self._events.put({kind: as_dict(getattr(reply, kind))})
+        except grpc.RpcError as error:
+            self._events.put(error)
+            return
+        self._events.put(None)
+
+    def next(self, timeout: float = 15) -> dict[str, Any]:
+        try:
+            event = self._events.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no event within {timeout} s") from None
+        if isinstance(event, grpc.RpcError):
+            raise event
+        assert event is not None, "the stream ended with OK"
+        return event
+
+    def seqs_until(self, done: Callable[[list[int]], bool], timeout: float = 30) -> list[int]:
+        """The `seq`s of message events (of any chat) until `done(seqs)` holds."""
+        seqs: list[int] = []
+        deadline = time.monotonic() + timeout
+        while not done(seqs):
+            left = deadline - time.monotonic()
+            assert left > 0, f"gave up waiting; got {seqs}"
+            event = self.next(timeout=left)
+            if "message" in event:
+                seqs.append(event["message"]["message"]["seq"])
+        return seqs
+
+    def drain(self, timeout: float = 15) -> tuple[list[int], grpc.StatusCode | None]:
+        """Read on to the end of the stream: the `seq`s of the message events on the way,
+        and the status code it ended with."""
+        seqs: list[int] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                event = self.next(timeout=max(0.1, deadline - time.monotonic()))
+            except grpc.RpcError as error:
+                return seqs, error.code() if isinstance(error, grpc.Call) else None
+            if "message" in event:
+                seqs.append(event["message"]["message"]["seq"])
+
+    def ended_with(self, timeout: float = 15) -> grpc.StatusCode | None:
+        """Read on to the end of the stream; the status code it ended with."""
+        return self.drain(timeout)[1]
+
+    def close(self) -> None:
+        self._call.cancel()
+        self._channel.close()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
