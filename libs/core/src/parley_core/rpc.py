@@ -84,6 +84,9 @@ class Registration:
     stopping: Callable[[], None] | None = None
     """Called when the server begins to stop: end the open streams with UNAVAILABLE, so
     that clients resume on another replica (docs/grpc.md "Subscribe")."""
+    verifier: tokens.Verifier | None = None
+    """Verifies the access tokens of its calls: the service's REST verifier, set by
+    `parley_core.service.service_app` (server keys will have their hook beside it)."""
 
 
 @dataclass
@@ -98,7 +101,6 @@ class Served:
 async def serving(
     registrations: Sequence[Registration],
     *,
-    verifier: tokens.Verifier,
     host: str,
     port: int,
     tracer: trace.Tracer | None = None,
@@ -106,7 +108,11 @@ async def serving(
 ) -> AsyncIterator[Served]:
     """Serve `registrations` on `host:port` with the standard health service (SERVING per
     service while up, NOT_SERVING while stopping) and server reflection, until exit."""
-    edge = _Edge(verifier, registrations, tracer)
+    unverified = [r.service for r in registrations if r.verifier is None]
+    if unverified:
+        # Without one every method would be public: refuse to start instead.
+        raise ValueError(f"no token verifier for {', '.join(unverified)}")
+    edge = _Edge(registrations, tracer)
     server = grpc.aio.server(interceptors=[edge])
     for registration in registrations:
         registration.add(server)
@@ -259,14 +265,10 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 class _Edge(grpc.aio.ServerInterceptor):
     """Wraps each method of a registered Parley service; health and reflection pass."""
 
-    def __init__(
-        self,
-        verifier: tokens.Verifier,
-        registrations: Sequence[Registration],
-        tracer: trace.Tracer | None,
-    ) -> None:
-        self._verifier = verifier
-        self._services = {f"/{registration.service}/" for registration in registrations}
+    def __init__(self, registrations: Sequence[Registration], tracer: trace.Tracer | None) -> None:
+        self._verifiers = {
+            f"/{registration.service}/": registration.verifier for registration in registrations
+        }
         self._public = {
             f"/{registration.service}/{method}"
             for registration in registrations
@@ -283,32 +285,35 @@ class _Edge(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         method: str = handler_call_details.method
-        if handler is None or not any(method.startswith(prefix) for prefix in self._services):
+        prefix = method[: method.rfind("/") + 1]
+        if handler is None or prefix not in self._verifiers:
             return handler
-        token = method not in self._public
+        verifier = self._verifiers[prefix] if method not in self._public else None
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, handler.unary_unary, token=token),
+                self._unary(method, handler.unary_unary, verifier),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._stream(method, handler.unary_stream, token=token),
+                self._stream(method, handler.unary_stream, verifier),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler
 
-    async def _admit(self, context: grpc.aio.ServicerContext[Any, Any], *, token: bool) -> None:
-        if not token:
+    @staticmethod
+    async def _admit(
+        context: grpc.aio.ServicerContext[Any, Any], verifier: tokens.Verifier | None
+    ) -> None:
+        """Verify the caller's token as REST does; a public method (verifier None) has none."""
+        if verifier is None:
             return
         metadata = dict(context.invocation_metadata() or ())
         authorization = metadata.get("authorization")
         _CLAIMS.set(
-            await web.claims_of(
-                self._verifier, authorization if isinstance(authorization, str) else None
-            )
+            await web.claims_of(verifier, authorization if isinstance(authorization, str) else None)
         )
 
     def _span(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
@@ -327,13 +332,13 @@ class _Edge(grpc.aio.ServerInterceptor):
             attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
         )
 
-    def _unary(self, method: str, inner: Any, *, token: bool) -> Any:
+    def _unary(self, method: str, inner: Any, verifier: tokens.Verifier | None) -> Any:
         async def unary(request: Message, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             with self._span(method, context) as span:
                 try:
-                    await self._admit(context, token=token)
+                    await self._admit(context, verifier)
                     return await inner(request, context)
                 except asyncio.CancelledError:
                     code = grpc.StatusCode.CANCELLED
@@ -354,14 +359,14 @@ class _Edge(grpc.aio.ServerInterceptor):
 
         return unary
 
-    def _stream(self, method: str, inner: Any, *, token: bool) -> Any:
+    def _stream(self, method: str, inner: Any, verifier: tokens.Verifier | None) -> Any:
         async def stream(
             request: Message, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
             code = grpc.StatusCode.OK
             with self._span(method, context):
                 try:
-                    await self._admit(context, token=token)
+                    await self._admit(context, verifier)
                     async for reply in inner(request, context):
                         yield reply
                 except asyncio.CancelledError:

@@ -10,6 +10,7 @@ metrics, tracing, and closing the backends on shutdown. `service_cli` is its `se
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -98,6 +99,10 @@ def service_app(
     port (the embedded default)."""
     name = backends.name
     service = f"parley-{name}"
+    rpc_services = [
+        dataclasses.replace(registration, verifier=registration.verifier or verifier)
+        for registration in rpc_services
+    ]
     probes: dict[str, health.Probe] = {"database": lambda: db.ping(backends.engine)}
     if backends.redis is not None:
         probes["redis"] = backends.redis.ping
@@ -121,7 +126,6 @@ def service_app(
         tracer = tracing.tracer(f"parley_{name}") if tracing is not None else None
         async with rpc.serving(
             rpc_services,
-            verifier=verifier,
             host=settings.host,
             port=settings.grpc_port,
             tracer=tracer,
@@ -152,7 +156,7 @@ def service_app(
         # Litestar leaves lifespans in reverse order: the backends close last, and the gRPC
         # server (ending its streams) first.
         lifespan=[close_backends, *lifespan, grpc_server],
-        state=State({**state, "rpc_services": list(rpc_services)}),
+        state=State({**state, "rpc_services": rpc_services}),
     )
 
 
