@@ -145,7 +145,11 @@ async def serving(
 def decode(request: Message, into: type[Body]) -> Body:
     """`request` as the msgspec body REST decodes, refused by the same rules: a violation
     raises InvalidField naming the field (INVALID_ARGUMENT with a BadRequest detail)."""
-    data = json_format.MessageToDict(request, preserving_proto_field_name=True)
+    # A proto3 field without presence always has a value (an empty list of members is
+    # one); only `optional` fields left unset are left out, as omitted JSON fields are.
+    data = json_format.MessageToDict(
+        request, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
     try:
         return msgspec.convert(data, into)
     except msgspec.ValidationError as exc:
