@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from parley_auth.app import create_app as create_auth_app
 from parley_chat.app import create_app as create_chat_app
 from support import auth, chat
+from support.observability import scrape, value
 from support.parity import TRANSPORTS, Client, Endpoints, Refused
 from support.servers import ServedApp
 
@@ -241,3 +242,24 @@ def test_health_and_reflection_answer(endpoints: Endpoints) -> None:
             names = {found.name for found in answer.list_services_response.service}
             assert service in names
             assert "grpc.health.v1.Health" in names
+
+
+def test_grpc_calls_are_counted_by_method_and_code(
+    endpoints: Endpoints, admin: auth.AuthApi, database_url: str
+) -> None:
+    method = "/parley.chat.v1.ChatService/GetChat"
+    client = endpoints.client("grpc")
+    try:
+        (person,) = people(client, admin.tenant(), 1)
+        before = scrape(endpoints.chat_url)
+        refused(client.chat, person.token, str(uuid.uuid4()))
+        refused(client.chat, "not-a-token", str(uuid.uuid4()))
+        after = scrape(endpoints.chat_url)
+    finally:
+        client.close()
+        auth.truncate(database_url)
+    for code in ("NOT_FOUND", "UNAUTHENTICATED"):
+        counted = value(after, "parley_grpc_requests_total", method=method, code=code)
+        assert counted - value(before, "parley_grpc_requests_total", method=method, code=code) == 1
+    timed = value(after, "parley_grpc_request_duration_seconds_count", method=method)
+    assert timed - value(before, "parley_grpc_request_duration_seconds_count", method=method) == 2

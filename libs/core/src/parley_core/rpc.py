@@ -19,6 +19,7 @@ it would be one more pinned instrumentation beside the ones in parley_core.telem
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -210,6 +211,14 @@ _CODES = {
 DOMAIN = "parley.dev"
 """ErrorInfo.domain of every Parley error."""
 
+MAX_DETAIL_CHARS = 300
+"""Status messages and field descriptions travel in trailers, which clients cap (grpcio at
+8 KiB, all metadata together): a refusal that quotes a long input is cut short."""
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
+
 
 def code_of(exc: ApiError) -> grpc.StatusCode:
     return _CODES.get(exc.status_code, grpc.StatusCode.FAILED_PRECONDITION)
@@ -228,7 +237,7 @@ def status_of(exc: ApiError) -> grpc.Status:
             error_details_pb2.BadRequest(
                 field_violations=[
                     error_details_pb2.BadRequest.FieldViolation(
-                        field=exc.field, description=exc.message
+                        field=_clip(exc.field), description=_clip(exc.message)
                     )
                 ]
             )
@@ -243,7 +252,7 @@ def status_of(exc: ApiError) -> grpc.Status:
             error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=retry_after))
         )
     details.insert(0, info)
-    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=exc.detail)
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=_clip(exc.detail))
     for detail in details:
         status.details.add().Pack(detail)
     return rpc_status.to_status(status)
@@ -320,21 +329,31 @@ class _Edge(grpc.aio.ServerInterceptor):
             await web.claims_of(verifier, authorization if isinstance(authorization, str) else None)
         )
 
-    def _span(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    def _start_span(
+        self, method: str, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> trace.Span | None:
         if self._tracer is None:
-            return trace.use_span(trace.INVALID_SPAN)
+            return None
         carrier = {
             key: value
             for key, value in context.invocation_metadata() or ()
             if isinstance(value, str)
         }
         service, _, name = method.strip("/").partition("/")
-        return self._tracer.start_as_current_span(
+        return self._tracer.start_span(
             method.strip("/"),
             context=_PROPAGATOR.extract(carrier),
             kind=trace.SpanKind.SERVER,
             attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
         )
+
+    def _span(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        """The call's span, current while a unary call runs (its database and Redis spans
+        are its children)."""
+        span = self._start_span(method, context)
+        if span is None:
+            return contextlib.nullcontext(trace.INVALID_SPAN)
+        return trace.use_span(span, end_on_exit=True)
 
     def _unary(self, method: str, inner: Any, verifier: tokens.Verifier | None) -> Any:
         async def unary(request: Message, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
@@ -368,24 +387,29 @@ class _Edge(grpc.aio.ServerInterceptor):
             request: Message, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
             code = grpc.StatusCode.OK
-            with self._span(method, context):
-                try:
-                    await self._admit(context, verifier)
-                    async for reply in inner(request, context):
-                        yield reply
-                except asyncio.CancelledError:
-                    code = grpc.StatusCode.CANCELLED
-                    raise
-                except grpc.aio.AbortError:
-                    code = context.code() or grpc.StatusCode.UNKNOWN
-                    raise
-                except Exception as exc:
-                    status, bug = _status_of_any(exc)
-                    if bug:
-                        logger.exception("grpc stream failed", extra={"rpc.method": method})
-                    code = status.code
-                    await context.abort_with_status(status)
-                finally:
-                    REQUESTS.labels(method=method, code=code.name).inc()
+            # Not made current: a stream's generator is closed from another context when
+            # the client goes, where a current span could not be detached.
+            span = self._start_span(method, context)
+            try:
+                await self._admit(context, verifier)
+                async for reply in inner(request, context):
+                    yield reply
+            except (asyncio.CancelledError, GeneratorExit):
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except Exception as exc:
+                status, bug = _status_of_any(exc)
+                if bug:
+                    logger.exception("grpc stream failed", extra={"rpc.method": method})
+                code = status.code
+                await context.abort_with_status(status)
+            finally:
+                REQUESTS.labels(method=method, code=code.name).inc()
+                if span is not None:
+                    span.set_attribute("rpc.grpc.status_code", code.value[0])
+                    span.end()
 
         return stream

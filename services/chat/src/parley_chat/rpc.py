@@ -465,15 +465,15 @@ _DEPENDENCIES = {
 }
 
 
-class _Restarting(ApiError, status_code=503, detail="server restarting: subscribe again"):
+class ServerRestarting(ApiError, status_code=503, detail="server restarting: subscribe again"):
     """A stream ended by a stopping server: the client resumes on another replica."""
 
 
-class _TooFarBehind(TooManyRequests, detail="too far behind: subscribe again"):
+class TooFarBehind(TooManyRequests, detail="too far behind: subscribe again"):
     """The client read too slowly (WebSocket 4429)."""
 
 
-class _StreamFailed(ApiError, status_code=503, detail="internal error: subscribe again"):
+class StreamFailed(ApiError, status_code=503, detail="internal error: subscribe again"):
     """A fault of the stream's own (WebSocket 1011): the client resumes, as there."""
 
 
@@ -486,13 +486,13 @@ def end_status(close: CloseCode) -> grpc.Status:
     if close in _DEPENDENCIES:
         ended = DependencyUnavailable(_DEPENDENCIES[close])
     elif close is CloseCode.RESTARTING:
-        ended = _Restarting()
+        ended = ServerRestarting()
     elif close is CloseCode.SUSPENDED:
         ended = TenantSuspended()
     elif close.code == 4401:
         ended = TenantGone(close.reason)
     elif close is CloseCode.SLOW_CONSUMER:
-        ended = _TooFarBehind(retry_after=1)
+        ended = TooFarBehind(retry_after=1)
     else:
-        ended = _StreamFailed()
+        ended = StreamFailed()
     return rpc.status_of(ended)
