@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
 
 from parley_auth.app import create_app as create_auth_app
 from parley_chat.app import create_app as create_chat_app
+from parley_proto.auth.v1 import auth_pb2, auth_pb2_grpc
 from support import auth, chat
 from support.observability import scrape, value
 from support.parity import TRANSPORTS, Client, Endpoints, Refused
@@ -263,3 +266,48 @@ def test_grpc_calls_are_counted_by_method_and_code(
         assert counted - value(before, "parley_grpc_requests_total", method=method, code=code) == 1
     timed = value(after, "parley_grpc_request_duration_seconds_count", method=method)
     assert timed - value(before, "parley_grpc_request_duration_seconds_count", method=method) == 2
+
+
+def _details(error: grpc.RpcError) -> dict[str, Any]:
+    """The google.rpc details of a failed call, by type name."""
+    status = rpc_status.from_call(cast(grpc.Call, error))
+    assert status is not None
+    found: dict[str, Any] = {}
+    for detail in status.details:
+        for kind in (
+            error_details_pb2.ErrorInfo,
+            error_details_pb2.RetryInfo,
+            error_details_pb2.BadRequest,
+        ):
+            if detail.Is(kind.DESCRIPTOR):
+                message = kind()
+                detail.Unpack(message)
+                found[kind.__name__] = message
+    return found
+
+
+def test_refusals_carry_error_info_and_rate_limits_retry_info(
+    endpoints: Endpoints, admin: auth.AuthApi, database_url: str
+) -> None:
+    tenant = admin.tenant()
+    with grpc.insecure_channel(endpoints.auth_grpc) as channel:
+        accounts = auth_pb2_grpc.AuthServiceStub(channel)
+        accounts.Register(
+            auth_pb2.RegisterRequest(tenant=tenant, username="alice", password=auth.PASSWORD),
+            timeout=30,
+        )
+        wrong = auth_pb2.LoginRequest(tenant=tenant, username="alice", password="wrong-password")
+        errors = []
+        # docs/api.md: 10 failed logins a minute per account by default, then 429.
+        for _ in range(11):
+            try:
+                accounts.Login(wrong, timeout=30)
+            except grpc.RpcError as error:
+                errors.append(error)
+    auth.truncate(database_url)
+    codes = [cast(grpc.Call, error).code() for error in errors]
+    assert codes == [grpc.StatusCode.UNAUTHENTICATED] * 10 + [grpc.StatusCode.RESOURCE_EXHAUSTED]
+    first, last = _details(errors[0]), _details(errors[-1])
+    assert first["ErrorInfo"].reason == "BAD_CREDENTIALS"
+    assert first["ErrorInfo"].domain == "parley.dev"
+    assert last["RetryInfo"].retry_delay.seconds >= 1
