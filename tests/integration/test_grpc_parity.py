@@ -4,8 +4,10 @@ refusals, bad input naming its field and never an internal error."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import grpc
@@ -21,6 +23,7 @@ from parley_proto.auth.v1 import auth_pb2, auth_pb2_grpc
 from support import auth, chat
 from support.observability import scrape, value
 from support.parity import TRANSPORTS, Client, Endpoints, Refused
+from support.processes import RedisProcess
 from support.servers import ServedApp
 
 
@@ -311,3 +314,32 @@ def test_refusals_carry_error_info_and_rate_limits_retry_info(
     assert first["ErrorInfo"].reason == "BAD_CREDENTIALS"
     assert first["ErrorInfo"].domain == "parley.dev"
     assert last["RetryInfo"].retry_delay.seconds >= 1
+
+
+def test_a_services_health_follows_its_readiness_and_the_process_stays_serving(
+    endpoints: Endpoints, database_url: str, tmp_path: Path
+) -> None:
+    with RedisProcess(tmp_path) as redis:
+        settings = chat.settings(
+            tmp_path, database_url, endpoints.auth_url, grpc_port=0, redis={"url": redis.url}
+        )
+        app = create_chat_app(settings)
+        with (
+            ServedApp(app),
+            grpc.insecure_channel(f"127.0.0.1:{app.state.grpc_port}") as channel,
+        ):
+            checks: Any = health_pb2_grpc.HealthStub(channel)
+
+            def status(service: str) -> Any:
+                request = health_pb2.HealthCheckRequest(service=service)
+                return checks.Check(request, timeout=10).status
+
+            service = "parley.chat.v1.ChatService"
+            assert status(service) == health_pb2.HealthCheckResponse.SERVING
+            redis.stop()
+            # Checked every 5 s, as the kubelet probes /readyz.
+            deadline = time.monotonic() + 30
+            while status(service) != health_pb2.HealthCheckResponse.NOT_SERVING:
+                assert time.monotonic() < deadline, "still SERVING without Redis"
+                time.sleep(0.2)
+            assert status("") == health_pb2.HealthCheckResponse.SERVING

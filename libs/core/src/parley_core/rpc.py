@@ -88,6 +88,23 @@ class Registration:
     verifier: tokens.Verifier | None = None
     """Verifies the access tokens of its calls: the service's REST verifier, set by
     `parley_core.service.service_app` (server keys will have their hook beside it)."""
+    ready: Callable[[], Awaitable[bool]] | None = None
+    """Whether its dependencies answer, as `GET /readyz` says: the health service's status
+    for the service's name follows it (`service_app` sets it)."""
+
+
+SERVER_OPTIONS = [
+    # A Subscribe sends nothing after its request: HTTP/2 pings find a peer that vanished
+    # (a laptop closed, a NAT that forgot the flow) within a minute and a half, not the
+    # two hours of grpcio's default, and end its stream (docs/grpc.md "Subscribe").
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    # Clients may ping as often as every 10 s without being told to go away.
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+    # PARLEY_WORKERS processes share the port, as uvicorn's workers share the HTTP one.
+    ("grpc.so_reuseport", 1),
+]
 
 
 @dataclass
@@ -106,15 +123,18 @@ async def serving(
     port: int,
     tracer: trace.Tracer | None = None,
     grace_seconds: float = 5.0,
+    readiness_seconds: float = 5.0,
 ) -> AsyncIterator[Served]:
-    """Serve `registrations` on `host:port` with the standard health service (SERVING per
-    service while up, NOT_SERVING while stopping) and server reflection, until exit."""
+    """Serve `registrations` on `host:port` with server reflection and the standard health
+    service, until exit. Health: `""` is SERVING while the process serves (liveness); each
+    service's name is SERVING while its dependencies answer, checked every
+    `readiness_seconds` (readiness, as `GET /readyz`); all are NOT_SERVING while stopping."""
     unverified = [r.service for r in registrations if r.verifier is None]
     if unverified:
         # Without one every method would be public: refuse to start instead.
         raise ValueError(f"no token verifier for {', '.join(unverified)}")
     edge = _Edge(registrations, tracer)
-    server = grpc.aio.server(interceptors=[edge])
+    server = grpc.aio.server(interceptors=[edge], options=SERVER_OPTIONS)
     for registration in registrations:
         registration.add(server)
     checks = health.aio.HealthServicer()
@@ -126,18 +146,44 @@ async def serving(
     )
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
-    for name in ["", *names]:
-        await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
+    await checks.set("", health_pb2.HealthCheckResponse.SERVING)
+    await _check_readiness(checks, registrations)
+    watching = asyncio.get_running_loop().create_task(
+        _watch_readiness(checks, registrations, readiness_seconds)
+    )
     logger.info("grpc serving", extra={"port": bound})
     try:
         yield Served(bound, server)
     finally:
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
         for name in ["", *names]:
             await checks.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         for registration in registrations:
             if registration.stopping is not None:
                 registration.stopping()
         await server.stop(grace_seconds)
+
+
+async def _check_readiness(
+    checks: health.aio.HealthServicer, registrations: Sequence[Registration]
+) -> None:
+    for registration in registrations:
+        ready = registration.ready is None or await registration.ready()
+        status = health_pb2.HealthCheckResponse.SERVING if ready else None
+        await checks.set(registration.service, status or health_pb2.HealthCheckResponse.NOT_SERVING)
+
+
+async def _watch_readiness(
+    checks: health.aio.HealthServicer, registrations: Sequence[Registration], every: float
+) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await _check_readiness(checks, registrations)
+        except Exception:
+            logger.exception("grpc readiness check failed")
 
 
 # -- requests and responses ----------------------------------------------------------------

@@ -99,13 +99,22 @@ def service_app(
     port (the embedded default)."""
     name = backends.name
     service = f"parley-{name}"
-    rpc_services = [
-        dataclasses.replace(registration, verifier=registration.verifier or verifier)
-        for registration in rpc_services
-    ]
+
     probes: dict[str, health.Probe] = {"database": lambda: db.ping(backends.engine)}
     if backends.redis is not None:
         probes["redis"] = backends.redis.ping
+
+    async def ready() -> bool:
+        return not await health.failing(probes, service=name)
+
+    rpc_services = [
+        dataclasses.replace(
+            registration,
+            verifier=registration.verifier or verifier,
+            ready=registration.ready or ready,
+        )
+        for registration in rpc_services
+    ]
     unwatch_pool = metrics.watch_pool(name, backends.engine)
 
     @asynccontextmanager
