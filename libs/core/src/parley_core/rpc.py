@@ -23,7 +23,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -200,7 +200,12 @@ def decode(request: Message, into: type[Body]) -> Body:
     try:
         return msgspec.convert(data, into)
     except msgspec.ValidationError as exc:
-        name, message = field_of(str(exc))
+        fields = (
+            {field.name for field in msgspec.structs.fields(into)}
+            if isinstance(into, type) and issubclass(into, msgspec.Struct)
+            else set()
+        )
+        name, message = field_of(str(exc), fields)
         raise InvalidField(name, message) from None
 
 
@@ -208,15 +213,15 @@ _PATH = re.compile(r"^(.*) - at `\$\.?(.*)`$")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
 
 
-def field_of(message: str) -> tuple[str, str]:
-    """The field a msgspec validation message names, and what it says of it."""
+def field_of(message: str, fields: Collection[str] = ()) -> tuple[str, str]:
+    """The field a msgspec validation message names, and what it says of it; `fields` are
+    the body's, which a rule of its own (`__post_init__`) starts its message with."""
     if found := _PATH.match(message):
         return found.group(2) or "request", found.group(1)
     if found := _MISSING.search(message):
         return found.group(1), "required"
-    # A rule of the body's own (`__post_init__`) starts with the field's name.
     first = message.split(" ", 1)[0]
-    return (first, message) if first.isidentifier() else ("request", message)
+    return (first, message) if first in fields else ("request", message)
 
 
 def encode(value: Any, into: Reply) -> Reply:
