@@ -171,8 +171,11 @@ async def _check_readiness(
 ) -> None:
     for registration in registrations:
         ready = registration.ready is None or await registration.ready()
-        status = health_pb2.HealthCheckResponse.SERVING if ready else None
-        await checks.set(registration.service, status or health_pb2.HealthCheckResponse.NOT_SERVING)
+        serving = health_pb2.HealthCheckResponse.SERVING
+        await checks.set(
+            registration.service,
+            serving if ready else health_pb2.HealthCheckResponse.NOT_SERVING,
+        )
 
 
 async def _watch_readiness(
