@@ -184,6 +184,21 @@ def test_another_tenant_sees_nothing(client: Client, admin: auth.AuthApi) -> Non
     )
 
 
+def test_a_suspended_tenant_may_read_but_not_write(client: Client, admin: auth.AuthApi) -> None:
+    tenant = admin.tenant()
+    alice, bob = people(client, tenant, 2)
+    chat_id = client.create_chat(alice.token, "group", [bob.username])["id"]
+    client.send(alice.token, chat_id, "before")
+    suspended = {"display_name": tenant, "self_registration": True, "suspended": True}
+    answer = admin.http.put(f"/internal/v1/tenants/{tenant}", json=suspended, headers=admin.admin)
+    assert answer.status_code == 200, answer.text
+    # docs/api.md: a suspended tenant refuses every write with 403.
+    assert refused(client.send, alice.token, chat_id, "after").kind == "forbidden"
+    assert [message["body"] for message in client.history(bob.token, chat_id)["messages"]] == [
+        "before"
+    ]
+
+
 BAD_INPUT = [
     ("register", "username", lambda c, t, p: c.register(t, "X!", auth.PASSWORD)),
     ("register", "password", lambda c, t, p: c.register(t, "someone", "short")),
