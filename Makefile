@@ -8,7 +8,7 @@ PYTHON ?= python3
 RUN := $(UV) run --locked
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck fmt all sync clean chart-tools chart-check chart-docs k8s docs-settings bench bench-quick
+.PHONY: help run test lint typecheck fmt all sync clean chart-tools chart-check chart-docs k8s docs-settings bench bench-quick protos proto-baseline
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,7 +36,29 @@ test: .venv/.synced chart-tools ## Run the test suite (PARLEY_REQUIRE_SERVICES=1
 # from, so a member's exceptions sit in that member's [tool.deptry].
 MEMBERS = $(shell $(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['tool']['uv']['workspace']['members'])")
 
-lint: .venv/.synced ## ruff, the import-linter layer contracts, and deptry on every member's declared dependencies
+# The gRPC contract (docs/grpc.md): buf lints proto/ and checks it against the committed
+# baseline image proto/baseline.binpb, so a change that would break a client fails lint;
+# `make proto-baseline` moves the baseline when a release ships. buf comes from npm, pinned
+# and cached in .tools/ like the chart tools; without npm those two checks are skipped.
+BUF_VERSION := 1.75.0
+BUF := $(TOOLS)/buf/node_modules/.bin/buf
+
+$(BUF):
+	@if command -v npm >/dev/null; then \
+	  npm install --silent --no-audit --no-fund --prefix $(TOOLS)/buf @bufbuild/buf@$(BUF_VERSION); \
+	else echo "npm not found: buf is not installed"; fi
+
+protos: .venv/.synced ## Generate the gRPC stubs in libs/proto from proto/ (commit them)
+	$(RUN) python libs/proto/generate.py
+
+proto-baseline: $(BUF) ## Make the current proto/ the baseline of buf's breaking-change check
+	$(BUF) build -o proto/baseline.binpb
+
+lint: .venv/.synced $(BUF) ## ruff, import-linter, deptry, buf lint and breaking, and the generated stubs' drift
+	$(RUN) python libs/proto/generate.py --check
+	@if [ -x $(BUF) ]; then \
+	  $(BUF) lint && $(BUF) breaking --against proto/baseline.binpb; \
+	else echo "buf not installed: proto lint and breaking check skipped"; fi
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) lint-imports

@@ -10,10 +10,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from parley_proto.auth.v1 import auth_pb2, auth_pb2_grpc
+from parley_proto.chat.v1 import chat_pb2, chat_pb2_grpc
 from support.stream import StreamClient
 
 
@@ -25,7 +30,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def embedded(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def grpc_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture
+def embedded(tmp_path: Path, grpc_port: int) -> Iterator[tuple[str, Path]]:
     port = _free_port()
     env = {
         key: value
@@ -33,6 +43,8 @@ def embedded(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         if not key.startswith("PARLEY_") or key == "PARLEY_REQUIRE_SERVICES"
     }
     env["PARLEY_PORT"] = str(port)
+    # Not the default 50051: another embedded server of the run may hold it.
+    env["PARLEY_GRPC_PORT"] = str(grpc_port)
     log = tmp_path / "embedded.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -197,3 +209,34 @@ def test_the_embedded_default_serves_one_openapi_document_of_both_services_and_i
     assert reference.status_code == 200
     assert "/v1/auth/login" in reference.text
     assert "/internal/v1/tenants/{slug}" in internal.json()["paths"]
+
+
+def test_the_embedded_default_serves_both_grpc_services_on_one_port(
+    embedded: tuple[str, Path], grpc_port: int
+) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        accounts = auth_pb2_grpc.AuthServiceStub(channel)
+        chats = chat_pb2_grpc.ChatServiceStub(channel)
+        for name in ("alice", "bob"):
+            accounts.Register(
+                auth_pb2.RegisterRequest(tenant="default", username=name, password="correct horse"),
+                timeout=30,
+            )
+        pair = accounts.Login(
+            auth_pb2.LoginRequest(tenant="default", username="alice", password="correct horse"),
+            timeout=30,
+        ).token_pair
+        bearer = (("authorization", f"Bearer {pair.access_token}"),)
+        created = chats.CreateChat(
+            chat_pb2.CreateChatRequest(kind="direct", members=["bob"]), metadata=bearer, timeout=30
+        )
+        sent = chats.SendMessage(
+            chat_pb2.SendMessageRequest(chat_id=created.chat.id, body="hi"),
+            metadata=bearer,
+            timeout=30,
+        )
+        assert (created.created, sent.message.seq) == (True, 1)
+        checks: Any = health_pb2_grpc.HealthStub(channel)
+        for service in ("parley.auth.v1.AuthService", "parley.chat.v1.ChatService"):
+            answer = checks.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+            assert answer.status == health_pb2.HealthCheckResponse.SERVING

@@ -74,6 +74,24 @@ def options(
             help="Credentials profile to use.",
         ),
     ] = config.DEFAULT_PROFILE,
+    use_grpc: Annotated[
+        bool,
+        typer.Option(
+            "--grpc",
+            envvar="PARLEY_GRPC",
+            show_envvar=True,
+            help="Speak the gRPC API instead of HTTP (docs/grpc.md); admin commands stay on HTTP.",
+        ),
+    ] = False,
+    grpc_target: Annotated[
+        str | None,
+        typer.Option(
+            "--grpc-target",
+            envvar="PARLEY_GRPC_TARGET",
+            show_envvar=True,
+            help="gRPC HOST:PORT [default: the server's host, port 50051]; implies --grpc.",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -86,7 +104,12 @@ def options(
 ) -> None:
     if not profile.strip():
         raise UsageError("--profile must not be empty")
-    ctx.obj = common.Session(profile=profile, store=config.Store(config.config_dir()))
+    ctx.obj = common.Session(
+        profile=profile,
+        store=config.Store(config.config_dir()),
+        grpc=use_grpc or grpc_target is not None,
+        grpc_target=grpc_target,
+    )
 
 
 def _fail(message: str, code: int) -> NoReturn:

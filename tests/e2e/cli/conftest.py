@@ -17,6 +17,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # A module that lists CLI_TRANSPORTS runs each test once per API: `parley --grpc`
+    # must print what `parley` prints (docs/grpc.md).
+    transports = getattr(metafunc.module, "CLI_TRANSPORTS", None)
+    if transports and "cli" in metafunc.fixturenames:
+        metafunc.parametrize("cli", transports, indirect=True)
+
+
 @pytest.fixture
-def cli(tmp_path: Path, server: Server) -> Cli:
-    return Cli(tmp_path / "config", server.url, server.new_tenant())
+def cli(tmp_path: Path, server: Server, request: pytest.FixtureRequest) -> Cli:
+    over_grpc = getattr(request, "param", "http") == "grpc"
+    return Cli(
+        tmp_path / "config",
+        server.url,
+        server.new_tenant(),
+        grpc_target=server.grpc_target if over_grpc else None,
+    )

@@ -48,12 +48,15 @@ class Server(Started):
         self.directory = directory
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Its own, not make run's 50051, which another server of the run may hold.
+        self.grpc_target = f"127.0.0.1:{free_port()}"
         self._env = {
             **_clean_environ(),
             **FAST_HASHING,
             **SHARED_ADDRESS,
             "PARLEY_HOST": "127.0.0.1",
             "PARLEY_PORT": str(self.port),
+            "PARLEY_GRPC_PORT": self.grpc_target.rsplit(":", 1)[1],
             "PARLEY_LOG_LEVEL": "WARNING",
             **settings,
         }
@@ -119,7 +122,15 @@ class Cli:
     what only a process shows: exit statuses, stray tracebacks, a long-running tail.
     """
 
-    def __init__(self, config_home: Path, server_url: str, tenant: str = "default") -> None:
+    def __init__(
+        self,
+        config_home: Path,
+        server_url: str,
+        tenant: str = "default",
+        *,
+        grpc_target: str | None = None,
+    ) -> None:
+        """`grpc_target`: every command runs with `--grpc` against it (PARLEY_GRPC_TARGET)."""
         self.config_home = config_home
         self.server_url = server_url
         self.tenant = tenant
@@ -127,6 +138,7 @@ class Cli:
             **_clean_environ(),
             "XDG_CONFIG_HOME": str(config_home),
             "PARLEY_SERVER": server_url,
+            **({"PARLEY_GRPC_TARGET": grpc_target} if grpc_target else {}),
         }
 
     @property

@@ -6,6 +6,9 @@ import json
 
 from e2e.cli.harness import PASSWORD, Cli
 
+CLI_TRANSPORTS = ["http", "grpc"]
+"""Each test runs over HTTP and again with `parley --grpc` (tests/e2e/cli/conftest.py)."""
+
 
 def test_a_user_logs_in_creates_a_chat_sends_and_reads_the_history(cli: Cli) -> None:
     cli.register("alice")

@@ -7,6 +7,9 @@ import json
 
 from e2e.cli.harness import Cli
 
+CLI_TRANSPORTS = ["http", "grpc"]
+"""Each test runs over HTTP and again with `parley --grpc` (tests/e2e/cli/conftest.py)."""
+
 
 def _rows(text: str) -> list[list[str]]:
     return [line.split("\t") for line in text.splitlines()]

@@ -82,15 +82,18 @@ def test_tail_of_one_chat_prints_only_that_chat_as_json_lines(
     assert tail.no_more_lines(wait=1) == []
 
 
+@pytest.mark.parametrize("api", ["http", "grpc"])
 def test_tail_survives_a_server_restart_and_resumes_without_gaps_or_duplicates(
-    tmp_path: Path, own_server: Server, follower: list[Follower]
+    tmp_path: Path, own_server: Server, follower: list[Follower], api: str
 ) -> None:
-    cli = Cli(tmp_path / "config", own_server.url)
+    # Over gRPC (`parley --grpc tail`) the tail follows Subscribe (docs/grpc.md).
+    target = own_server.grpc_target if api == "grpc" else None
+    cli = Cli(tmp_path / "config", own_server.url, grpc_target=target)
     cli.register("alice")
     cli.register("bob", profile="bob")
     cli.ok("chat", "create", "--title", "Lunch", "--member", "bob")
     cli.ok("send", "Lunch", "message 1")
-    bob = Cli(cli.config_home, cli.server_url)
+    bob = Cli(cli.config_home, cli.server_url, grpc_target=target)
     bob.env["PARLEY_PROFILE"] = "bob"
     tail = bob.follow("tail", "--lines", "1")
     follower.append(tail)

@@ -9,6 +9,9 @@ from collections.abc import Iterator
 import pytest
 from e2e.cli.harness import Cli, Follower
 
+CLI_TRANSPORTS = ["http", "grpc"]
+"""Each test runs over HTTP and again with `parley --grpc` (tests/e2e/cli/conftest.py)."""
+
 PARTY = "\U0001f389"
 
 

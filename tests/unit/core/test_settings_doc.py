@@ -81,7 +81,8 @@ def _sample(variable: settings_doc.Variable) -> tuple[str, Any]:
     if kind is bool:
         return ("false" if default else "true"), not default
     if kind is int:
-        return str(default + 1), default + 1
+        number = 1 if default is None else default + 1
+        return str(number), number
     if kind is float:
         return str(default + 0.5), default + 0.5
     if kind is Path:

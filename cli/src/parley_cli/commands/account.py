@@ -45,7 +45,7 @@ def login(
         _login_with_token(this, this.server_url(server), sys.stdin.read())
         return
     url, tenant, username, password = _ask(this, server, tenant, username, password_stdin)
-    with api.Client(url) as client:
+    with this.new_client(url) as client:
         pair = client.login(tenant, username, password)
     _start_session(this, url, tenant, username, pair)
     output.Output().notice(f"Logged in to {url} as {username} (tenant {tenant}).")
@@ -66,7 +66,7 @@ def register(
     """Create an account (where the tenant allows it) and log in."""
     this = common.session(ctx)
     url, tenant, username, password = _ask(this, server, tenant, username, password_stdin, new=True)
-    with api.Client(url) as client:
+    with this.new_client(url) as client:
         client.register(tenant, username, password, display_name)
         pair = client.login(tenant, username, password)
     _start_session(this, url, tenant, username, pair)
@@ -88,7 +88,7 @@ def logout(ctx: typer.Context) -> None:
         output.Output().notice(f"Forgot the access token of {saved.username}.")
         return
     try:
-        with api.Client(saved.server) as client:
+        with this.new_client(saved.server) as client:
             client.logout(saved.refresh_token)
     except ApiError as exc:
         raise ApiError(f"logged out here, but the server did not end the session: {exc}") from None
@@ -153,7 +153,7 @@ class _GivenToken:
 
 def _login_with_token(this: common.Session, url: str, text: str) -> None:
     pair = _token_pair(text)
-    with api.Client(url, credentials=_GivenToken(pair["access_token"])) as client:
+    with this.new_client(url, credentials=_GivenToken(pair["access_token"])) as client:
         user = client.me()  # who the token says, and that the server takes it
     _start_session(this, url, user["tenant"], user["username"], pair)
     output.Output().notice(
@@ -219,7 +219,7 @@ def _start_session(
     if previous.refresh_token:
         # The replaced login would otherwise live on, unused, until it expires.
         try:
-            with api.Client(previous.server) as client:
+            with this.new_client(previous.server) as client:
                 client.logout(previous.refresh_token)
         except CliError:
             pass

@@ -10,7 +10,7 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from parley_cli import api, config, lookup, output
+from parley_cli import api, config, grpc_api, lookup, output
 from parley_cli.errors import UsageError
 
 
@@ -56,6 +56,26 @@ class Session:
 
     profile: str
     store: config.Store
+    grpc: bool = False
+    """`--grpc`: user commands speak the gRPC API (parley_cli.grpc_api)."""
+    grpc_target: str | None = None
+
+    def new_client(
+        self,
+        server: str,
+        *,
+        credentials: api.Credentials | None = None,
+        admin_token: str | None = None,
+    ) -> api.Client:
+        """A client of `server`, over gRPC with `--grpc`, else over HTTP."""
+        if self.grpc:
+            return grpc_api.GrpcClient(
+                server,
+                target=self.grpc_target,
+                credentials=credentials,
+                admin_token=admin_token,
+            )
+        return api.Client(server, credentials=credentials, admin_token=admin_token)
 
     def saved(self) -> config.Profile:
         return self.store.get(self.profile) or config.Profile()
@@ -72,7 +92,7 @@ class Session:
         if not saved.logged_in:
             raise config.not_logged_in(self.profile)
         credentials = config.ProfileCredentials(self.store, self.profile)
-        return ctx.with_resource(api.Client(saved.server, credentials=credentials))
+        return ctx.with_resource(self.new_client(saved.server, credentials=credentials))
 
     def chat(self, ctx: typer.Context, query: str) -> tuple[api.Client, api.Chat]:
         """A client, and the chat that `query` (an id, id prefix or title) names."""

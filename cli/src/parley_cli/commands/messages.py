@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from parley_cli import api, files, lookup, output
+from parley_cli import api, files, grpc_api, lookup, output
 from parley_cli.commands import common
 from parley_cli.errors import UsageError
 
@@ -206,7 +206,12 @@ def tail(
     else:
         watched = {chat["id"]: chat for chat in everything}
     out = output.Output(json_mode=json)
-    follower = stream.Tail(
+    follower_type = stream.Tail
+    if isinstance(client, grpc_api.GrpcClient):
+        from parley_cli import grpc_stream
+
+        follower_type = grpc_stream.GrpcTail
+    follower = follower_type(
         client,
         out,
         cursors={chat_id: max(0, chat["last_seq"] - lines) for chat_id, chat in watched.items()},

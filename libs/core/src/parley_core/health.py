@@ -41,6 +41,13 @@ async def _run(service: str, name: str, probe: Probe) -> str | None:
     return None
 
 
+async def failing(probes: Mapping[str, Probe], *, service: str) -> list[str]:
+    """The dependencies that do not answer now (none: ready); the gRPC health service asks
+    this too (parley_core.rpc)."""
+    results = await asyncio.gather(*(_run(service, name, probe) for name, probe in probes.items()))
+    return [name for name in results if name is not None]
+
+
 def handlers(probes: Mapping[str, Probe], *, service: str) -> list[HTTPRouteHandler]:
     """Route handlers for both endpoints; `probes` names each dependency readiness needs."""
 
@@ -50,13 +57,10 @@ def handlers(probes: Mapping[str, Probe], *, service: str) -> list[HTTPRouteHand
 
     @get("/readyz", include_in_schema=False)
     async def readyz() -> Response[dict[str, Any]]:
-        results = await asyncio.gather(
-            *(_run(service, name, probe) for name, probe in probes.items())
-        )
-        failing = [name for name in results if name is not None]
-        checks = {name: ("failing" if name in failing else "ok") for name in probes}
-        if failing:
-            return error_response(503, f"{', '.join(failing)} unavailable", checks=checks)
+        down = await failing(probes, service=service)
+        checks = {name: ("failing" if name in down else "ok") for name in probes}
+        if down:
+            return error_response(503, f"{', '.join(down)} unavailable", checks=checks)
         return Response({"status": "ok", "checks": checks})
 
     return [healthz, readyz]

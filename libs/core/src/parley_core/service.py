@@ -10,6 +10,7 @@ metrics, tracing, and closing the backends on shutdown. `service_cli` is its `se
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from parley_core import (
     openapi,
     ratelimit,
     requestid,
+    rpc,
     serving,
     telemetry,
     tokens,
@@ -87,15 +89,32 @@ def service_app(
     max_body_bytes: int,
     plugins: Sequence[PluginProtocol] = (),
     lifespan: Sequence[Lifespan] = (),
+    rpc_services: Sequence[rpc.Registration] = (),
 ) -> Litestar:
     """The service's Litestar app: its own routes, dependencies and lifespans, and the parts
     every service shares. `internal` routes answer only to `PARLEY_ADMIN_TOKEN`;
-    `dependencies` may use `claims`, the verified caller."""
+    `dependencies` may use `claims`, the verified caller. `rpc_services` are served over
+    gRPC on `PARLEY_GRPC_PORT` while the app runs (its bound port in `app.state.grpc_port`),
+    and kept in `app.state.rpc_services` for a process that serves several apps' on one
+    port (the embedded default)."""
     name = backends.name
     service = f"parley-{name}"
+
     probes: dict[str, health.Probe] = {"database": lambda: db.ping(backends.engine)}
     if backends.redis is not None:
         probes["redis"] = backends.redis.ping
+
+    async def ready() -> bool:
+        return not await health.failing(probes, service=name)
+
+    rpc_services = [
+        dataclasses.replace(
+            registration,
+            verifier=registration.verifier or verifier,
+            ready=registration.ready or ready,
+        )
+        for registration in rpc_services
+    ]
     unwatch_pool = metrics.watch_pool(name, backends.engine)
 
     @asynccontextmanager
@@ -107,6 +126,21 @@ def service_app(
             if backends.redis is not None:
                 await backends.redis.aclose()
             await backends.engine.dispose()
+
+    @asynccontextmanager
+    async def grpc_server(app: Litestar) -> AsyncIterator[None]:
+        if settings.grpc_port is None or not rpc_services:
+            yield
+            return
+        tracer = tracing.tracer(f"parley_{name}") if tracing is not None else None
+        async with rpc.serving(
+            rpc_services,
+            host=settings.host,
+            port=settings.grpc_port,
+            tracer=tracer,
+        ) as served:
+            app.state.grpc_port = served.port
+            yield
 
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
     admin = web.admin_guard(admin_token)
@@ -128,9 +162,10 @@ def service_app(
         request_max_body_size=max_body_bytes,
         request_class=web.JsonRequest,
         logging_config=None,
-        # Litestar leaves lifespans in reverse order: the backends close last.
-        lifespan=[close_backends, *lifespan],
-        state=State(dict(state)),
+        # Litestar leaves lifespans in reverse order: the backends close last, and the gRPC
+        # server (ending its streams) first.
+        lifespan=[close_backends, *lifespan, grpc_server],
+        state=State({**state, "rpc_services": rpc_services}),
     )
 
 

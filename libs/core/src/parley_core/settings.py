@@ -86,6 +86,10 @@ class CoreSettings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     """TCP port the HTTP server listens on (0 picks a free one)."""
 
+    grpc_port: int | None = Field(default=None, ge=0, le=65535)
+    """TCP port of the gRPC API beside the HTTP one (docs/grpc.md), on `PARLEY_HOST`; unset
+    serves no gRPC, 0 picks a free port. The embedded default's `make run` uses 50051."""
+
     data_dir: Path = Path(".parley")
     """Where the embedded default keeps its SQLite files and generated keys."""
 

@@ -242,23 +242,29 @@ def identity_provider(verifier: tokens.Verifier) -> Any:
     """A dependency that yields the caller's AccessClaims or answers 401."""
 
     async def provide_claims(request: Request[Any, Any, Any]) -> tokens.AccessClaims:
-        token = tokens.bearer_token(request.headers.get("authorization"))
-        if token is None:
-            raise Unauthorized("missing bearer token", headers=_CHALLENGE)
-        try:
-            claims = await verifier.verify(token)
-        except tokens.JwksUnavailable:
-            # The token names a key this process has never fetched and auth is down.
-            raise DependencyUnavailable("auth") from None
-        except tokens.InvalidToken:
-            raise Unauthorized(
-                "invalid or expired access token",
-                headers={"WWW-Authenticate": 'Bearer realm="parley", error="invalid_token"'},
-            ) from None
-        parley_logging.bind(tenant=claims.tenant, user_id=claims.user_id)
-        return claims
+        return await claims_of(verifier, request.headers.get("authorization"))
 
     return provide_claims
+
+
+async def claims_of(verifier: tokens.Verifier, authorization: str | None) -> tokens.AccessClaims:
+    """The verified claims of an `Authorization: Bearer` value, or the 401 (or 503) REST
+    answers; the gRPC edge calls it with the `authorization` metadata (parley_core.rpc)."""
+    token = tokens.bearer_token(authorization)
+    if token is None:
+        raise Unauthorized("missing bearer token", headers=_CHALLENGE)
+    try:
+        claims = await verifier.verify(token)
+    except tokens.JwksUnavailable:
+        # The token names a key this process has never fetched and auth is down.
+        raise DependencyUnavailable("auth") from None
+    except tokens.InvalidToken:
+        raise Unauthorized(
+            "invalid or expired access token",
+            headers={"WWW-Authenticate": 'Bearer realm="parley", error="invalid_token"'},
+        ) from None
+    parley_logging.bind(tenant=claims.tenant, user_id=claims.user_id)
+    return claims
 
 
 _KEY_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="parley-tenant", error="invalid_token"'}

@@ -12,6 +12,7 @@ from typing import Any
 from litestar import Litestar, get
 from litestar.di import Provide
 
+from parley_auth import rpc as auth_rpc
 from parley_auth.api import routes, tenant_routes
 from parley_auth.domain.passwords import PasswordHasher
 from parley_auth.domain.service import (
@@ -117,6 +118,7 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
         state={"auth": auth},
         max_body_bytes=MAX_BODY_BYTES,
         lifespan=[purging],
+        rpc_services=[auth_rpc.registration(auth, trusted_proxies=settings.forwarded_allow_ips)],
     )
 
 

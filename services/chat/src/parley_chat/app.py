@@ -15,6 +15,7 @@ import httpx
 from litestar import Litestar, Request
 from litestar.di import NamedDependency, Provide
 
+from parley_chat import rpc as chat_rpc
 from parley_chat.api import attachments, routes, search
 from parley_chat.api import presence as presence_routes
 from parley_chat.domain import access, limits
@@ -200,6 +201,7 @@ def create_app(
             presence_hub.running,
             sweeping(chats, settings.attachments.sweep_seconds),
         ],
+        rpc_services=[chat_rpc.registration(chat_rpc.ChatServicer(chats, presence, peer, stream))],
     )
 
 

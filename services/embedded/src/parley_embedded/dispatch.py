@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any, cast
 
 from litestar import Litestar
@@ -40,8 +40,20 @@ _TENANT_PATH = re.compile(r"^/internal/v1/tenants/[^/]+/?$")
 
 
 class Dispatcher:
-    def __init__(self, *, auth: Litestar, chat: Litestar, web: files.WebApp | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        auth: Litestar,
+        chat: Litestar,
+        web: files.WebApp | None = None,
+        also: Callable[[], AbstractAsyncContextManager[None]] | None = None,
+    ) -> None:
+        """`also` runs beside the apps, started after them and stopped before them (the
+        embedded default's one gRPC server for both services)."""
         self._apps = (auth, chat)
+        self._also = also
+        self.grpc_port: int | None = None
+        """Where `also` serves gRPC once started, when it does."""
         self._auth = asgi(auth)
         self._chat = asgi(chat)
         self._web = web
@@ -82,6 +94,8 @@ class Dispatcher:
             try:
                 for app in self._apps:
                     await stack.enter_async_context(app.lifespan())
+                if self._also is not None:
+                    await stack.enter_async_context(self._also())
             except Exception as exc:
                 await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                 return

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import typer
@@ -22,11 +24,13 @@ from parley_chat import app as chat_app
 from parley_chat.settings import ChatSettings
 from parley_chat.storage import migrations as chat_migrations
 from parley_core import logging as parley_logging
-from parley_core import migrations, secretfiles, serving, telemetry
+from parley_core import migrations, rpc, secretfiles, serving, telemetry
 from parley_embedded import dispatch
 from parley_web import files as web_files
 
 DEFAULT_TENANT = "default"
+DEFAULT_GRPC_PORT = 50051
+"""`make run` serves gRPC here unless PARLEY_GRPC_PORT says otherwise (docs/grpc.md)."""
 
 
 class EmbeddedSettings(AuthSettings, ChatSettings):
@@ -48,6 +52,10 @@ def admin_token(settings: EmbeddedSettings) -> str:
 def create_app(
     settings: EmbeddedSettings, *, tracing: telemetry.Tracing | None = None
 ) -> dispatch.Dispatcher:
+    # Both services' gRPC APIs share one server on one port, as their HTTP APIs share one
+    # (docs/api.md "Deployment shape"): neither app serves its own.
+    grpc_port = settings.grpc_port
+    settings = settings.model_copy(update={"grpc_port": None})
     chat_settings = settings.chat_settings()
     migrations.upgrade(auth_migrations.PACKAGE, settings.resolved_database_url())
     migrations.upgrade(chat_migrations.PACKAGE, chat_settings.resolved_database_url())
@@ -72,7 +80,22 @@ def create_app(
     app.on_startup.append(ensure_default_tenant)
     # healthz=False: /healthz stays auth's, the service probe of the contract.
     web = web_files.WebApp(healthz=False)
-    return dispatch.Dispatcher(auth=app, chat=chat, web=web)
+    services = [*app.state.rpc_services, *chat.state.rpc_services]
+
+    @asynccontextmanager
+    async def grpc_server() -> AsyncIterator[None]:
+        if grpc_port is None:
+            yield
+            return
+        tracer = tracing.tracer("parley") if tracing is not None else None
+        async with rpc.serving(
+            services, host=settings.host, port=grpc_port, tracer=tracer
+        ) as served:
+            dispatcher.grpc_port = served.port
+            yield
+
+    dispatcher = dispatch.Dispatcher(auth=app, chat=chat, web=web, also=grpc_server)
+    return dispatcher
 
 
 cli = typer.Typer(add_completion=False)
@@ -83,6 +106,8 @@ def serve() -> None:
     """Run Parley on SQLite with in-process state, on PARLEY_HOST:PARLEY_PORT."""
     settings = EmbeddedSettings()
     settings.admin_token = SecretStr(admin_token(settings))
+    if settings.grpc_port is None:
+        settings.grpc_port = DEFAULT_GRPC_PORT
     parley_logging.configure(settings.log_level)
     app = create_app(settings, tracing=telemetry.from_env("parley"))
     url = f"http://{settings.host}:{settings.port}"
@@ -90,6 +115,7 @@ def serve() -> None:
     print(
         f"\nParley is running at {url}  (tenant '{DEFAULT_TENANT}', self-registration on)\n"
         f"Web client: open {url}/ in a browser\n"
+        f"gRPC API: {settings.host}:{settings.grpc_port} (docs/grpc.md)\n"
         f"Admin token for /internal routes: {settings.admin_token.get_secret_value()}\n"
         f"Data in {settings.data_dir.resolve()}/\n",
         file=sys.stderr,

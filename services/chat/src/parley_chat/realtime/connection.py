@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from opentelemetry import trace
 from sqlalchemy import exc as sa_exc
@@ -88,7 +87,7 @@ class Connection:
 
     def __init__(
         self,
-        socket: WebSocket[Any, Any, Any],
+        socket: writing.Socket,
         caller: Caller,
         expires_at: datetime,
         shared: Shared,
@@ -161,6 +160,10 @@ class Connection:
             await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self._shared.channels.unlisten(self, list(self._channels))
+
+    def end(self, close: CloseCode) -> None:
+        """End the stream from outside (a gRPC server stopping: docs/grpc.md)."""
+        self._end(close)
 
     def push(self, frame: bytes) -> None:
         """A frame that is no chat's (presence), written after what is queued."""

@@ -127,14 +127,21 @@ async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependen
         return
 
     parley_logging.bind(tenant=claims.tenant, user_id=claims.user_id)
-    caller = credential.caller
     connection = stream_connection.Connection(
         socket,
-        caller,
+        credential.caller,
         claims.expires_at,
         stream.shared,
         standing=lambda: access.standing_of(stream.directory, credential),
     )
+    await serve(stream, connection)
+
+
+async def serve(stream: Stream, connection: stream_connection.Connection) -> None:
+    """Serve one authenticated connection until it ends, and close its socket with the
+    code it ended with; the WebSocket route and gRPC's Subscribe (parley_chat.rpc) both
+    serve their streams here."""
+    socket = connection.socket
     stream.connections.add(connection)
     metrics.STREAM_CONNECTIONS.inc()
     presence = stream.shared.presence
@@ -151,7 +158,7 @@ async def stream_handler(socket: WebSocket[Any, Any, Any], stream: NamedDependen
         logger.warning("stream setup failed: broker unavailable")
         connection.closing = CloseCode.BROKER_UNAVAILABLE
     except Exception:
-        logger.exception("stream failed", extra={"user.id": str(caller.user_id)})
+        logger.exception("stream failed", extra={"user.id": str(connection.caller.user_id)})
         connection.closing = CloseCode.INTERNAL_ERROR
     finally:
         if presence is not None:

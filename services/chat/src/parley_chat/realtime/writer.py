@@ -13,9 +13,7 @@ writer counts the ones the connection's dispatcher writes.
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import WebSocket
+from typing import Any, Literal, Protocol
 
 from parley_chat import metrics
 from parley_chat.realtime import wire
@@ -26,10 +24,25 @@ _REPLAY = metrics.FRAMES_SENT.labels(source="replay")
 _CONTROL = metrics.FRAMES_SENT.labels(source="control")
 
 
+class Socket(Protocol):
+    """What a stream writes to and reads from: a Litestar WebSocket for /v1/stream, or a
+    gRPC Subscribe call seen as one (parley_chat.rpc.SubscribeSocket), so both get the
+    one implementation of resume, gap fill and ordering (realtime/connection.py)."""
+
+    @property
+    def scope(self) -> Any: ...
+
+    async def send_text(self, data: bytes) -> None: ...
+
+    async def receive_data(self, mode: Literal["text"]) -> str: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
 class Writer:
     __slots__ = ("_frames", "_socket")
 
-    def __init__(self, socket: WebSocket[Any, Any, Any]) -> None:
+    def __init__(self, socket: Socket) -> None:
         self._socket = socket
         extensions = socket.scope.get("extensions") or {}
         frames = extensions.get(serving.FRAME_WRITER)

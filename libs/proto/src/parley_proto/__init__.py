@@ -1,0 +1,1 @@
+"""Generated gRPC stubs of proto/parley (`make protos`); edit the .proto files."""
