@@ -50,6 +50,11 @@ def container_env(
     return resolved
 
 
+def container_port(container: charts.Manifest, name: str) -> int:
+    (port,) = (p["containerPort"] for p in container["ports"] if p["name"] == name)
+    return int(port)
+
+
 def base_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("PARLEY_")}
 
@@ -100,6 +105,10 @@ def serve(
     assert env["PARLEY_HOST"] == "0.0.0.0"
     port = free_port()
     env.update(PARLEY_HOST="127.0.0.1", PARLEY_PORT=str(port), **extra)
+    # The pod's gRPC port is fixed (grpc.port); here two services and other test runs share
+    # one host, so each process takes a free one.
+    assert env["PARLEY_GRPC_PORT"] == str(container_port(container, "grpc"))
+    env["PARLEY_GRPC_PORT"] = str(free_port())
     if "PARLEY_SIGNING_KEY_FILE" in env:
         # The pod mounts the Secret's key at this path; here it is a private file.
         (volume,) = (v for v in pod["volumes"] if "secret" in v)

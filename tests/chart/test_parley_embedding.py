@@ -147,7 +147,7 @@ def test_every_deployment_takes_extra_volumes_init_containers_env_and_probe_over
         assert container["readinessProbe"]["periodSeconds"] == 11
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["failureThreshold"] == 7
-        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["livenessProbe"]["grpc"] == {"port": 9090}
         assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "9"]
 
 
