@@ -18,9 +18,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from support import charts, services
 
@@ -48,6 +51,11 @@ def container_env(
     assert resolved["PARLEY_DATA_DIR"].startswith("/tmp/")
     resolved["PARLEY_DATA_DIR"] = str(tmp_path / resolved["PARLEY_DATA_DIR"].removeprefix("/tmp/"))
     return resolved
+
+
+def container_port(container: charts.Manifest, name: str) -> int:
+    (port,) = (p["containerPort"] for p in container["ports"] if p["name"] == name)
+    return int(port)
 
 
 def base_env() -> dict[str, str]:
@@ -91,7 +99,8 @@ def run_migrations(manifests: list[charts.Manifest], tmp_path: Path) -> None:
 
 def serve(
     manifests: list[charts.Manifest], component: str, tmp_path: Path, extra: dict[str, str]
-) -> tuple[subprocess.Popen[bytes], str, Path]:
+) -> tuple[subprocess.Popen[bytes], str, Path, int]:
+    """The component's Deployment as a process: it, its base URL, its log and its gRPC port."""
     tmp_path.mkdir()
     deployment = charts.named(manifests, "Deployment", f"parley-{component}")
     pod = deployment["spec"]["template"]["spec"]
@@ -100,6 +109,10 @@ def serve(
     assert env["PARLEY_HOST"] == "0.0.0.0"
     port = free_port()
     env.update(PARLEY_HOST="127.0.0.1", PARLEY_PORT=str(port), **extra)
+    # The pod's gRPC port is fixed (grpc.port); here two services and other test runs share
+    # one host, so each process takes a free one.
+    assert env["PARLEY_GRPC_PORT"] == str(container_port(container, "grpc"))
+    env["PARLEY_GRPC_PORT"] = str(free_port())
     if "PARLEY_SIGNING_KEY_FILE" in env:
         # The pod mounts the Secret's key at this path; here it is a private file.
         (volume,) = (v for v in pod["volumes"] if "secret" in v)
@@ -117,7 +130,7 @@ def serve(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    return process, f"http://127.0.0.1:{port}", log
+    return process, f"http://127.0.0.1:{port}", log, int(env["PARLEY_GRPC_PORT"])
 
 
 def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
@@ -131,6 +144,14 @@ def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
         if process.poll() is not None or time.monotonic() > deadline:
             pytest.fail(f"{url} did not become ready:\n{log.read_text()}", pytrace=False)
         time.sleep(0.2)
+
+
+def grpc_live(port: int) -> None:
+    """What the kubelet's gRPC liveness probe asks: grpc.health.v1.Health/Check on ""."""
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        health: Any = health_pb2_grpc.HealthStub(channel)
+        answer = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+    assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -147,9 +168,10 @@ def test_the_charts_jobs_and_deployments_migrate_and_serve_the_real_services(
 ) -> None:
     run_migrations(rendered, tmp_path)
 
-    auth, auth_url, auth_log = serve(rendered, "auth", tmp_path / "auth", {})
+    auth, auth_url, auth_log, auth_grpc = serve(rendered, "auth", tmp_path / "auth", {})
     try:
         wait_ready(auth, auth_url, auth_log)
+        grpc_live(auth_grpc)
         jwks = httpx.get(f"{auth_url}/.well-known/jwks.json").json()
         assert jwks["keys"][0]["crv"] == "Ed25519"
         deployment = charts.named(rendered, "Deployment", "parley-auth")
@@ -161,11 +183,12 @@ def test_the_charts_jobs_and_deployments_migrate_and_serve_the_real_services(
         )
         assert tenant.status_code == 404  # the generated admin token is accepted
 
-        chat, chat_url, chat_log = serve(
+        chat, chat_url, chat_log, chat_grpc = serve(
             rendered, "chat", tmp_path / "chat", {"PARLEY_AUTH_URL": auth_url}
         )
         try:
             wait_ready(chat, chat_url, chat_log)
+            grpc_live(chat_grpc)
         finally:
             stop(chat)
     finally:

@@ -65,15 +65,25 @@ def test_services_probe_healthz_for_liveness_and_readyz_for_readiness(
     case: charts.Case,
 ) -> None:
     # docs/api.md "Deployment shape": /healthz while alive, /readyz while its database and
-    # broker answer.
+    # broker answer. The services' liveness goes through their gRPC server's health service
+    # (test_parley_grpc.py), which only answers while the process lives too.
     for deployment in charts.of_kind(charts.template(case), "Deployment"):
-        if deployment["metadata"]["labels"]["app.kubernetes.io/component"] == "canary":
+        component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+        if component == "canary":
             continue  # a client, not a service: it has only its /metrics
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
-        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        http = {"name": "http", "containerPort": 8000, "protocol": "TCP"}
+        if component == "web":
+            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+            assert container["ports"] == [http]
+        else:
+            assert container["livenessProbe"]["grpc"] == {"port": 50051}
+            assert container["ports"] == [
+                http,
+                {"name": "grpc", "containerPort": 50051, "protocol": "TCP"},
+            ]
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-        assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
 
 
 @pytest.mark.parametrize("component", SERVICES)

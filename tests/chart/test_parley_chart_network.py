@@ -69,7 +69,8 @@ def test_ingress_routes_each_public_path_to_its_service_and_never_internal(
     case: charts.Case,
 ) -> None:
     manifests = charts.template(case)
-    (ingress,) = charts.of_kind(manifests, "Ingress")
+    # 02-ha adds the gRPC Ingress (test_parley_grpc.py); this is the REST one.
+    ingress = charts.named(manifests, "Ingress", "parley")
     # With the web client on, it takes every path the API does not: never a service's.
     deployments = {d["metadata"]["name"] for d in charts.of_kind(manifests, "Deployment")}
     web = "parley-web" if "parley-web" in deployments else None
@@ -142,7 +143,10 @@ def test_network_policies_are_on_by_default_and_admit_only_the_known_callers() -
     for component in SERVICES:
         policy = charts.named(manifests, "NetworkPolicy", f"parley-{component}")
         (rule,) = policy["spec"]["ingress"]
-        assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+        assert rule["ports"] == [
+            {"port": "http", "protocol": "TCP"},
+            {"port": "grpc", "protocol": "TCP"},
+        ]
         names = [peer["podSelector"].get("matchLabels", {}) for peer in rule["from"]]
         expected = [
             {"app.kubernetes.io/name": "ingress-nginx"},

@@ -147,7 +147,7 @@ def test_helm_test_pods_call_each_services_readyz_through_its_service(
         assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
         (container,) = pod["spec"]["containers"]
         service = charts.named(manifests, "Service", f"parley-{component}")
-        (port,) = service["spec"]["ports"]
+        (port,) = (p for p in service["spec"]["ports"] if p["name"] == "http")
         url = f"http://parley-{component}:{port['port']}/readyz"
         command = container["command"]
         assert command[:2] == ["python", "-c"]

@@ -22,12 +22,13 @@ CUSTOM_KINDS = {
     ("kopf.dev/v1", "KopfPeering"),
     ("kopf.dev/v1", "ClusterKopfPeering"),
 }
-# Nor does it ship the Gateway API's: HTTPRoute is checked against a minimal schema written
-# from the Gateway API v1 reference (its $comment says what it covers).
+# Nor does it ship the Gateway API's: HTTPRoute and GRPCRoute are checked against minimal
+# schemas written from the Gateway API v1 reference (their $comment says what they cover).
 GATEWAY_SCHEMAS = {
-    ("gateway.networking.k8s.io/v1", "HTTPRoute"): json.loads(
-        (Path(__file__).parent / "schemas" / "httproute-v1.json").read_text()
-    ),
+    ("gateway.networking.k8s.io/v1", kind): json.loads(
+        (Path(__file__).parent / "schemas" / f"{kind.lower()}-v1.json").read_text()
+    )
+    for kind in ("HTTPRoute", "GRPCRoute")
 }
 
 

@@ -109,6 +109,15 @@ def template(
     return list(_template(chart, release or chart.name, namespace or "parley", tuple(arguments)))
 
 
+def render_error(chart: str, *arguments: str) -> str:
+    """The standard error of a `helm template` of a chart in charts/ that must fail."""
+    helm = require(HELM, "helm")
+    command: list[str | Path] = [helm, "template", chart, CHARTS / chart, *arguments]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode != 0, f"helm rendered {chart} with {arguments}"
+    return result.stderr
+
+
 @functools.cache
 def _template(
     chart: Path, release: str, namespace: str, arguments: tuple[str, ...]

@@ -228,6 +228,10 @@ Called with (dict "ctx" $ "component" "auth" "migrate" false).
   value: 0.0.0.0
 - name: PARLEY_PORT
   value: "8000"
+{{- if $ctx.Values.grpc.enabled }}
+- name: PARLEY_GRPC_PORT
+  value: {{ $ctx.Values.grpc.port | int64 | quote }}
+{{- end }}
 - name: PARLEY_FORWARDED_ALLOW_IPS
   value: {{ $ctx.Values.config.forwardedAllowIps | quote }}
 {{- with $ctx.Values.config.corsOrigins }}
@@ -344,3 +348,18 @@ checkov.io/skip2: CKV_K8S_15=IfNotPresent suits immutable release tags and image
 {{- end }}
 checkov.io/skip3: CKV_K8S_35=The services read the database URL, Redis URL and admin token only from PARLEY_* environment variables (docs/api.md, Running it); the values still come from Secrets.
 {{- end -}}
+
+{{/*
+The gRPC services each component serves (the protos under proto/parley), as JSON: what the gRPC Ingress
+and the GRPCRoute route. The standard health and reflection services go to chat, so that a
+client at the public address can check health and list chat's API with grpcurl.
+*/}}
+{{- define "parley.grpcServices" -}}
+{{- list
+  (dict "service" "parley.auth.v1.AuthService" "component" "auth")
+  (dict "service" "parley.chat.v1.ChatService" "component" "chat")
+  (dict "service" "grpc.health.v1.Health" "component" "chat")
+  (dict "service" "grpc.reflection.v1.ServerReflection" "component" "chat")
+  (dict "service" "grpc.reflection.v1alpha.ServerReflection" "component" "chat")
+  | toJson }}
+{{- end }}
