@@ -15,7 +15,15 @@ from parley_chat.storage import migrations
 from parley_core import migrations as core_migrations
 from support import auth, services
 
-CHAT_TABLES = ("message_reactions", "message_mentions", "messages", "chat_members", "chats")
+CHAT_TABLES = (
+    "message_reactions",
+    "message_mentions",
+    "messages",
+    "chat_members",
+    "chats",
+    "events",
+    "event_positions",
+)
 
 
 def settings(data_dir: Path, database_url: str, auth_url: str, **overrides: Any) -> ChatSettings:

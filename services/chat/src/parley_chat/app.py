@@ -16,7 +16,7 @@ from parley_chat.domain import access, limits
 from parley_chat.domain import presence as presence_domain
 from parley_chat.domain.service import Caller, ChatService
 from parley_chat.peers import auth as auth_peer
-from parley_chat.realtime import broker, presence_store
+from parley_chat.realtime import broker, presence_store, wire
 from parley_chat.realtime import connection as stream_connection
 from parley_chat.realtime import presence as stream_presence
 from parley_chat.realtime import routes as stream_routes
@@ -93,6 +93,7 @@ def create_app(
         send_counter=send_counter,
         action_limits=action_limits,
         publisher=publisher,
+        frames=wire.frame_of,
     )
     redis_presence = (
         presence_store.RedisPresence(

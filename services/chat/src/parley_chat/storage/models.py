@@ -6,6 +6,11 @@ counter and, with `chat_members.last_read_seq`, the read model of unread counts.
 reply is a message of the log whose `reply_to` names its thread's root; the root keeps
 its thread's summary (`thread_*`), updated in the reply's transaction. Reactions and
 mentions hang off a message by `(chat_id, seq)`.
+
+`events` is the tenant's outbox and feed (docs/integrations.md "The event feed"): every
+change that makes a stream frame of a kind a tenant backend sees writes its event there
+in the change's own transaction, at the tenant's next `position` (`event_positions`,
+storage/feed.py says why that order is commit order).
 """
 
 from __future__ import annotations
@@ -14,12 +19,21 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from parley_core.db import UTCDateTime
 
 CHAT_TABLES = frozenset(
-    {"chats", "chat_members", "messages", "message_reactions", "message_mentions"}
+    {
+        "chats",
+        "chat_members",
+        "messages",
+        "message_reactions",
+        "message_mentions",
+        "events",
+        "event_positions",
+    }
 )
 
 
@@ -124,3 +138,33 @@ class Mention(SQLModel, table=True):
     user_id: uuid.UUID = Field(primary_key=True)
     seq: int = Field(primary_key=True)
     tenant: str = Field(max_length=32)
+
+
+class FeedEvent(SQLModel, table=True):
+    """One event of a tenant's feed; `data` is its stream frame as clients receive it."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        # Retention finds the old events of every tenant by age (storage/feed.py).
+        sa.Index("ix_events_occurred_at", "occurred_at"),
+    )
+
+    tenant: str = Field(max_length=32, primary_key=True)
+    position: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True))
+    """The event's place in its tenant's feed: 1, 2, 3... in commit order, no gap."""
+    id: uuid.UUID
+    type: str = Field(max_length=16)
+    chat_id: uuid.UUID
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    data: dict[str, object] = Field(
+        sa_column=sa.Column(sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False)
+    )
+
+
+class FeedPosition(SQLModel, table=True):
+    """Each tenant's last feed `position`: its row lock orders the tenant's events."""
+
+    __tablename__ = "event_positions"
+
+    tenant: str = Field(max_length=32, primary_key=True)
+    last_position: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
