@@ -23,6 +23,7 @@ CHAT_TABLES = (
     "chats",
     "events",
     "event_positions",
+    "webhooks",
 )
 
 

@@ -33,6 +33,7 @@ CHAT_TABLES = frozenset(
         "message_mentions",
         "events",
         "event_positions",
+        "webhooks",
     }
 )
 
@@ -168,3 +169,33 @@ class FeedPosition(SQLModel, table=True):
 
     tenant: str = Field(max_length=32, primary_key=True)
     last_position: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+
+
+class Webhook(SQLModel, table=True):
+    """A tenant's webhook, and its delivery state: the outbox cursor it has delivered up
+    to, its current retries, and which process holds it (a lease that expires, so a
+    process that dies mid-delivery is replaced; docs/integrations.md "Webhooks")."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (sa.UniqueConstraint("tenant", "name", name="uq_webhooks_tenant_name"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant: str = Field(max_length=32)
+    name: str = Field(max_length=32)
+    url: str = Field(max_length=2048)
+    events: list[str] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
+    enabled: bool = True
+    status: str = Field(max_length=8)
+    """`active`, or `failing` once one event was retried for the whole retry window."""
+    secret: str = Field(max_length=64)
+    """Signs every delivery; the server needs it in clear, so it is kept, never logged."""
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    cursor: int = Field(default=0, sa_type=sa.BigInteger)
+    """The outbox cursor delivered (or skipped, for a type not subscribed) up to."""
+    attempts: int = 0
+    """Failed attempts at the event after `cursor`; 0 when it has not failed."""
+    failing_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_owner: str | None = Field(default=None, max_length=36)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from parley_chat.storage import feed
-from parley_chat.storage.models import Chat, Member, Mention, Message, Reaction
+from parley_chat.storage.models import Chat, Member, Mention, Message, Reaction, Webhook
 from parley_core.db import UTCDateTime
 
 
@@ -405,6 +405,6 @@ async def page_before(
 
 async def purge_tenant(session: AsyncSession, *, tenant: str) -> None:
     # Children first, so the purge does not depend on SQLite's foreign-key pragma.
-    for model in (Reaction, Mention, Message, Member, Chat):
+    for model in (Webhook, Reaction, Mention, Message, Member, Chat):
         await session.exec(sa.delete(model).where(col(model.tenant) == tenant))
     await feed.purge_tenant(session, tenant=tenant)
