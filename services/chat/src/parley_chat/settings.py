@@ -79,6 +79,47 @@ class PresenceSettings(SettingsGroup):
         return self
 
 
+class WebhookSettings(SettingsGroup):
+    """Webhook delivery (docs/integrations.md "Webhooks")."""
+
+    allow_private: bool = False
+    """Allow `http://` URLs and loopback, private and link-local addresses (tests, the
+    embedded default). Off, a URL must be https and every address it resolves to public,
+    checked again at each delivery (a guard against server-side request forgery)."""
+
+    max_per_tenant: int = Field(default=20, ge=1, le=1000)
+    """Webhooks one tenant may have; past it a `PUT` of a new one is 422."""
+
+    timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    """Budget of one delivery (connect, send, status line); past it, a retry."""
+
+    retry_seconds: float = Field(default=86_400.0, gt=0)
+    """How long one event is retried before its webhook turns `failing` and pauses."""
+
+    backoff_base_seconds: float = Field(default=1.0, gt=0)
+    """The first retry waits up to this long; each further one up to twice as long."""
+
+    backoff_ceiling_seconds: float = Field(default=3_600.0, gt=0)
+    """The longest wait between two attempts (full jitter below it)."""
+
+    concurrency: int = Field(default=16, ge=1, le=256)
+    """Webhooks one process delivers to at once, each in its own task: a slow endpoint
+    holds one of them, never the others' deliveries."""
+
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How often each process looks for webhooks with events to deliver."""
+
+    lease_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """How long a process holds a webhook while delivering; a process that dies is
+    replaced by another within this long. More than `PARLEY_WEBHOOK_TIMEOUT_SECONDS`."""
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> WebhookSettings:
+        if self.lease_seconds <= self.timeout_seconds:
+            raise ValueError("lease_seconds must be more than timeout_seconds")
+        return self
+
+
 class ChatSettings(CoreSettings):
     database_name: ClassVar[str] = "chat"
 
@@ -90,6 +131,9 @@ class ChatSettings(CoreSettings):
 
     presence: PresenceSettings = Field(default_factory=PresenceSettings)
     """Presence across replicas (`PARLEY_PRESENCE_*`)."""
+
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    """Webhook delivery (`PARLEY_WEBHOOK_*`)."""
 
     message_edits_per_minute: int = Field(default=60, ge=1)
     """Edits and deletions of their own messages one user may make a minute before 429."""
