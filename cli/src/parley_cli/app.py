@@ -29,6 +29,7 @@ from parley_cli.commands import (
     profiles,
     search,
     threads,
+    webhook,
 )
 from parley_cli.errors import CliError, UsageError
 
@@ -53,6 +54,7 @@ app.add_typer(chats.chat_app, name="chat")
 app.add_typer(chats.members_app, name="members")
 app.add_typer(profiles.auth_app, name="auth")
 app.add_typer(admin.app, name="admin")
+app.add_typer(webhook.app, name="webhook")
 
 
 def _print_version(value: bool) -> None:
