@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,17 +14,19 @@ from litestar.di import NamedDependency, Provide
 
 from parley_chat.api import presence as presence_routes
 from parley_chat.api import routes, search
-from parley_chat.domain import access, limits
+from parley_chat.api import tenant as tenant_routes
+from parley_chat.domain import access, feed, limits
 from parley_chat.domain import presence as presence_domain
 from parley_chat.domain.service import Caller, ChatService
 from parley_chat.peers import auth as auth_peer
 from parley_chat.realtime import broker, presence_store, wire
 from parley_chat.realtime import connection as stream_connection
+from parley_chat.realtime import feed as feed_wakeups
 from parley_chat.realtime import presence as stream_presence
 from parley_chat.realtime import routes as stream_routes
 from parley_chat.realtime import tickets as stream_tickets
 from parley_chat.settings import ChatSettings
-from parley_core import db, openapi, ratelimit, service, telemetry, tokens
+from parley_core import db, openapi, ratelimit, service, telemetry, tokens, web
 
 MAX_BODY_BYTES = 512 * 1024
 """A message is at most 100 000 characters (the largest tenant limit), 4 bytes each in UTF-8."""
@@ -83,6 +87,7 @@ def create_app(
             failures=settings.auth.breaker_failures,
             reset_seconds=settings.auth.breaker_reset_seconds,
         ),
+        server_key_seconds=settings.auth.server_key_cache_seconds,
     )
     verifier = tokens.Verifier(peer.jwks_source())
     channels = broker.ResilientChannels(redis=redis, tracer=tracer)
@@ -141,6 +146,25 @@ def create_app(
         ),
     )
 
+    event_feed = feed.Feed(
+        sessions=db.sessionmaker(backends.engine),
+        presence=presence.store,
+        wakeups=feed_wakeups.ChannelWakeups(channels),
+        retention_seconds=settings.event_retention_seconds,
+    )
+
+    @asynccontextmanager
+    async def purging_events(_: Litestar) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().create_task(
+            event_feed.purging(settings.event_purge_interval_seconds)
+        )
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def provide_caller(
         request: Request[Any, Any, Any], claims: NamedDependency[tokens.AccessClaims]
     ) -> Caller:
@@ -164,6 +188,7 @@ def create_app(
             routes.ChatsController,
             search.SearchController,
             presence_routes.PresenceController,
+            tenant_routes.TenantFeedController,
             stream_routes.stream_handler,
             stream_routes.issue_ticket,
             # The one public document of the whole API, auth's routes included.
@@ -177,9 +202,11 @@ def create_app(
             "caller": Provide(provide_caller),
             "stream": Provide(lambda: stream, sync_to_thread=False),
             "presence_service": Provide(lambda: presence, sync_to_thread=False),
+            "feed_service": Provide(lambda: event_feed, sync_to_thread=False),
+            "server_key": Provide(web.introspecting_server_key_provider(peer.server_key)),
         },
-        state={"chats": chats, "stream": stream},
+        state={"chats": chats, "stream": stream, "feed": event_feed},
         max_body_bytes=MAX_BODY_BYTES,
         plugins=[channels],
-        lifespan=[closing_auth_client, presence_hub.running],
+        lifespan=[closing_auth_client, presence_hub.running, purging_events],
     )

@@ -34,6 +34,10 @@ class AuthPeerSettings(SettingsGroup):
     breaker_reset_seconds: float = Field(default=10.0, gt=0)
     """How long the open circuit fails fast before one call probes auth again."""
 
+    server_key_cache_seconds: float = Field(default=0.5, ge=0, le=1)
+    """How long a server key auth vouched for is trusted without asking again (at most
+    1 s: a revoked key is refused on every replica within that long)."""
+
 
 class StreamSettings(SettingsGroup):
     """The WebSocket stream (docs/stream.md)."""
@@ -153,6 +157,13 @@ class ChatSettings(CoreSettings):
 
     reactions_per_minute: int = Field(default=120, ge=1)
     """Reactions one user may add or remove a minute (a repeat included) before 429."""
+
+    event_retention_seconds: int = Field(default=604_800, ge=1)
+    """How long the tenant event feed keeps an event (docs/integrations.md "The event
+    feed"): 7 days by default, the least docs/api.md promises."""
+
+    event_purge_interval_seconds: float = Field(default=300.0, gt=0)
+    """How often each replica deletes the feed's events past retention."""
 
     chats_joined_per_hour: int = Field(default=100, ge=1)
     """Chats one user may be put in by others an hour (created with them as a member, or
