@@ -15,7 +15,10 @@ from litestar.di import NamedDependency, Provide
 from parley_chat.api import presence as presence_routes
 from parley_chat.api import routes, search
 from parley_chat.api import tenant as tenant_routes
-from parley_chat.domain import access, feed, limits
+from parley_chat.api import webhooks as webhook_routes
+from parley_chat.delivery import sender as webhook_sender
+from parley_chat.delivery import worker as webhook_worker
+from parley_chat.domain import access, feed, limits, webhooks
 from parley_chat.domain import presence as presence_domain
 from parley_chat.domain.service import Caller, ChatService
 from parley_chat.peers import auth as auth_peer
@@ -165,6 +168,28 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    hooks = webhooks.Webhooks(
+        sessions=db.sessionmaker(backends.engine),
+        feed=event_feed,
+        policy=webhooks.Policy(
+            allow_private=settings.webhook.allow_private,
+            max_per_tenant=settings.webhook.max_per_tenant,
+            retry_seconds=settings.webhook.retry_seconds,
+            backoff_base_seconds=settings.webhook.backoff_base_seconds,
+            backoff_ceiling_seconds=settings.webhook.backoff_ceiling_seconds,
+            lease_seconds=settings.webhook.lease_seconds,
+        ),
+    )
+    deliverer = webhook_worker.Deliverer(
+        hooks,
+        webhook_sender.Sender(
+            timeout_seconds=settings.webhook.timeout_seconds,
+            allow_private=settings.webhook.allow_private,
+        ),
+        concurrency=settings.webhook.concurrency,
+        poll_seconds=settings.webhook.poll_seconds,
+    )
+
     async def provide_caller(
         request: Request[Any, Any, Any], claims: NamedDependency[tokens.AccessClaims]
     ) -> Caller:
@@ -189,6 +214,7 @@ def create_app(
             search.SearchController,
             presence_routes.PresenceController,
             tenant_routes.TenantFeedController,
+            webhook_routes.WebhooksController,
             stream_routes.stream_handler,
             stream_routes.issue_ticket,
             # The one public document of the whole API, auth's routes included.
@@ -204,9 +230,10 @@ def create_app(
             "presence_service": Provide(lambda: presence, sync_to_thread=False),
             "feed_service": Provide(lambda: event_feed, sync_to_thread=False),
             "server_key": Provide(web.introspecting_server_key_provider(peer.server_key)),
+            "hooks": Provide(lambda: hooks, sync_to_thread=False),
         },
         state={"chats": chats, "stream": stream, "feed": event_feed},
         max_body_bytes=MAX_BODY_BYTES,
         plugins=[channels],
-        lifespan=[closing_auth_client, presence_hub.running, purging_events],
+        lifespan=[closing_auth_client, presence_hub.running, purging_events, deliverer.running],
     )

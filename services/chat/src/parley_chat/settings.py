@@ -106,9 +106,10 @@ class WebhookSettings(SettingsGroup):
     backoff_ceiling_seconds: float = Field(default=3_600.0, gt=0)
     """The longest wait between two attempts (full jitter below it)."""
 
-    concurrency: int = Field(default=16, ge=1, le=256)
+    concurrency: int = Field(default=16, ge=0, le=256)
     """Webhooks one process delivers to at once, each in its own task: a slow endpoint
-    holds one of them, never the others' deliveries."""
+    holds one of them, never the others' deliveries. 0: this process serves the webhook
+    routes but delivers nothing (the other replicas do)."""
 
     poll_seconds: float = Field(default=1.0, gt=0, le=60)
     """How often each process looks for webhooks with events to deliver."""

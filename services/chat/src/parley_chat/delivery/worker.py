@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
+import msgspec
 from litestar import Litestar
 
 from parley_chat import metrics
+from parley_chat.api import tenant as tenant_routes
 from parley_chat.delivery import sender as webhook_sender
-from parley_chat.domain import webhooks
-from parley_chat.storage import feed
+from parley_chat.domain import feed, webhooks
 from parley_core.db import utcnow
 
 logger = logging.getLogger(__name__)
@@ -38,24 +38,10 @@ BATCH = 100
 FAILING_GAUGE_SECONDS = 15.0
 """How often the loop counts the failing webhooks for `parley_webhooks_failing`."""
 
-Render = Callable[[str, feed.StoredEvent], bytes]
-"""A tenant and its feed event -> the JSON body delivered: the event as
-`GET /v1/tenant/events` serves it."""
 
-
-def render(tenant: str, event: feed.StoredEvent) -> bytes:
-    return json.dumps(
-        {
-            "id": str(event.id),
-            "cursor": str(event.position),
-            "type": event.type,
-            "tenant": tenant,
-            "chat_id": str(event.chat_id),
-            "occurred_at": event.occurred_at.isoformat(),
-            "data": event.data,
-        },
-        separators=(",", ":"),
-    ).encode()
+def render(event: feed.EventView) -> bytes:
+    """The JSON body delivered: the event exactly as `GET /v1/tenant/events` serves it."""
+    return msgspec.json.encode(tenant_routes.EventOut.of(event))
 
 
 class Deliverer:
@@ -63,14 +49,12 @@ class Deliverer:
         self,
         hooks: webhooks.Webhooks,
         sender: webhook_sender.Sender,
-        render: Render,
         *,
         concurrency: int,
         poll_seconds: float,
     ) -> None:
         self.hooks = hooks
         self.sender = sender
-        self.render = render
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self.owner = str(uuid.uuid4())
@@ -81,13 +65,16 @@ class Deliverer:
     @contextlib.asynccontextmanager
     async def running(self, _: Litestar) -> AsyncIterator[None]:
         """The app's lifespan: the loop runs while the app serves."""
-        loop = asyncio.create_task(self.run(), name="webhook-delivery")
+        loop = None
+        if self.concurrency > 0:
+            loop = asyncio.create_task(self.run(), name="webhook-delivery")
         try:
             yield
         finally:
-            loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop
+            if loop is not None:
+                loop.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop
             await self.sender.aclose()
 
     async def run(self) -> None:
@@ -152,30 +139,31 @@ class Deliverer:
             if not events:
                 await self.hooks.release(current)
                 return
-            for event in events:
+            for pending in events:
+                event = pending.event
                 if event.type not in current.events:
                     continue
                 attempt = await self._send(current, event)
                 if attempt.outcome is not webhook_sender.Outcome.SUCCESS:
                     # Skipped events before this one are done; this one is retried.
-                    if event.position - 1 > current.cursor:
-                        current = await self.hooks.advance(current, event.position - 1)
+                    if pending.position - 1 > current.cursor:
+                        current = await self.hooks.advance(current, pending.position - 1)
                         if current is None:
                             return
                     await self.hooks.failed(current)
                     return
-                current = await self.hooks.advance(current, event.position)
+                current = await self.hooks.advance(current, pending.position)
                 if current is None:
                     return  # another process holds it now
             if events[-1].position > current.cursor:
                 current = await self.hooks.advance(current, events[-1].position)
 
-    async def _send(self, lease: webhooks.Lease, event: feed.StoredEvent) -> webhook_sender.Attempt:
+    async def _send(self, lease: webhooks.Lease, event: feed.EventView) -> webhook_sender.Attempt:
         attempt = await self.sender.send(
             lease.url,
             secret=lease.secret,
             event_id=str(event.id),
-            body=self.render(lease.tenant, event),
+            body=render(event),
         )
         metrics.WEBHOOK_DELIVERIES.labels(outcome=attempt.outcome.value).inc()
         if attempt.outcome is webhook_sender.Outcome.SUCCESS:

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from parley_chat.storage import feed
+from parley_chat.domain import feed
+from parley_chat.storage import feed as feed_storage
 from parley_chat.storage import webhooks as storage
 from parley_chat.storage.models import Webhook
 from parley_core import errors
@@ -32,7 +33,7 @@ from parley_core.db import utcnow
 
 logger = logging.getLogger(__name__)
 
-EVENT_TYPES = feed.TYPES
+EVENT_TYPES = feed_storage.TYPES
 """The feed's event types (docs/api.md "Tenant backends"), which a webhook subscribes to."""
 
 MAX_URL_LENGTH = 2048
@@ -156,6 +157,13 @@ class Lease:
     failing_since: datetime | None
 
 
+@dataclass(frozen=True)
+class Pending:
+    position: int
+    """The event's place in its tenant's feed: what the webhook's cursor moves to."""
+    event: feed.EventView
+
+
 def _event_types(events: Sequence[str]) -> list[str]:
     unknown = sorted(set(events) - set(EVENT_TYPES))
     if unknown:
@@ -172,6 +180,7 @@ class Webhooks:
     """The webhooks operations: the tenant backend's routes and the delivery workers'."""
 
     sessions: async_sessionmaker[AsyncSession]
+    feed: feed.Feed
     policy: Policy
     rng: random.Random = field(default_factory=random.SystemRandom)
 
@@ -208,7 +217,7 @@ class Webhooks:
                     created_at=now,
                     updated_at=now,
                     # Events from now on; the feed serves what came before.
-                    cursor=(await feed.bounds(session, tenant=tenant)).last,
+                    cursor=(await feed_storage.bounds(session, tenant=tenant)).last,
                 )
                 session.add(row)
                 await session.flush()
@@ -266,10 +275,11 @@ class Webhooks:
                 )
         return leases
 
-    async def pending(self, lease: Lease, *, limit: int) -> list[feed.StoredEvent]:
-        """The next events of the webhook's tenant past its cursor, in feed order."""
-        async with self.sessions() as session:
-            return await feed.after(session, lease.cursor, limit, tenant=lease.tenant)
+    async def pending(self, lease: Lease, *, limit: int) -> list[Pending]:
+        """The next events of the webhook's tenant past its cursor, in feed order, as the
+        feed shows them (a `message` event's `offline_member_ids` as of now)."""
+        views = await self.feed.events_after(lease.tenant, lease.cursor, limit)
+        return [Pending(feed.read_cursor(view.cursor, tenant=lease.tenant), view) for view in views]
 
     async def advance(self, lease: Lease, cursor: int) -> Lease | None:
         """Record that everything up to `cursor` was delivered (or skipped) and renew the
