@@ -15,11 +15,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from parley_chat import app as chat_app
 from parley_cli import webhooks as verifier
@@ -388,3 +390,88 @@ def test_parley_webhook_listen_verifies_and_prints_a_real_delivery(
     assert event["type"] == "message"
     assert event["chat_id"] == chat_id
     assert event["data"]["message"]["body"] == "to the listener"
+
+
+def save(
+    chats: chat.ChatApi,
+    tenant: str,
+    name: str,
+    url: str,
+    database_url: str,
+    auth_server: str,
+    tmp_path: Path,
+) -> None:
+    """Create a webhook to a loopback receiver through a server that allows private
+    addresses and delivers nothing."""
+    with (
+        delivering(database_url, auth_server, tmp_path / "routes", concurrency=0) as routes,
+        tenant_api(routes.url, chats, tenant) as backend,
+    ):
+        backend.create(name, url)
+
+
+def webhook_row(database_url: str, tenant: str, name: str) -> dict[str, Any]:
+    engine = sa.create_engine(database_url.replace("+aiosqlite", ""))
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                sa.text("SELECT * FROM webhooks WHERE tenant = :tenant AND name = :name"),
+                {"tenant": tenant, "name": name},
+            ).one()
+            return dict(row._mapping)
+    finally:
+        engine.dispose()
+
+
+def hold_lease(database_url: str, tenant: str, name: str, seconds: float) -> None:
+    """What a replica killed mid-delivery leaves: the webhook leased to a process that is
+    gone, until the lease expires."""
+    engine = sa.create_engine(database_url.replace("+aiosqlite", ""))
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "UPDATE webhooks SET lease_owner = 'killed', lease_until = :until"
+                    " WHERE tenant = :tenant AND name = :name"
+                ),
+                {
+                    "until": datetime.now(UTC) + timedelta(seconds=seconds),
+                    "tenant": tenant,
+                    "name": name,
+                },
+            )
+    finally:
+        engine.dispose()
+
+
+def test_a_webhook_leased_by_a_killed_replica_is_delivered_once_the_lease_expires(
+    chats: chat.ChatApi, database_url: str, auth_server: str, tmp_path: Path
+) -> None:
+    alice, bob = chats.users(2)
+    chat_id = chats.group(alice, bob)["id"]
+    with Receiver() as receiver:
+        save(chats, alice.tenant, "orphan", receiver.url, database_url, auth_server, tmp_path)
+        hold_lease(database_url, alice.tenant, "orphan", seconds=8)
+        chats.send(alice, chat_id, "while nobody holds it")
+        with delivering(database_url, auth_server, tmp_path / "b"):
+            time.sleep(1.5)  # 15 polls of a live replica, while the lease still holds
+            assert receiver.calls == []
+            delivered = receiver.wait_for(lambda found: len(messages(found)) >= 1)
+    assert messages(delivered) == [(chat_id, 1)]
+
+
+def test_with_private_addresses_refused_a_delivery_to_loopback_is_never_made(
+    chats: chat.ChatApi, database_url: str, auth_server: str, tmp_path: Path
+) -> None:
+    alice, bob = chats.users(2)
+    chat_id = chats.group(alice, bob)["id"]
+    with Receiver() as receiver:
+        # Saved while private addresses were allowed; delivered by a replica that refuses them.
+        save(chats, alice.tenant, "inside", receiver.url, database_url, auth_server, tmp_path)
+        chats.send(alice, chat_id, "must not leave")
+        with delivering(database_url, auth_server, tmp_path / "b", allow_private=False):
+            deadline = time.monotonic() + 30
+            while webhook_row(database_url, alice.tenant, "inside")["attempts"] < 2:
+                assert time.monotonic() < deadline, "no delivery was attempted"
+                time.sleep(0.1)
+    assert receiver.calls == []
