@@ -70,7 +70,7 @@ def test_each_change_writes_its_frame_and_a_rollback_writes_nothing_and_leaves_n
         await scene.chats.react(bob, chat.id, sent.seq, "👍", add=True)
         await scene.chats.react(bob, chat.id, sent.seq, "👍", add=True)  # a repeat: nothing
 
-        page = await _feed(scene).read(TENANT, after=None, limit=100)
+        page = await _feed(scene).read(tenant=TENANT, after=None, limit=100)
 
         assert [event.type for event in page.events] == [
             "member.joined",
@@ -119,22 +119,22 @@ def test_retention_deletes_the_oldest_stretch_and_an_older_cursor_is_gone(
 
         assert await events.purge_expired() == 3
 
-        page = await events.read(TENANT, after=None, limit=10)
+        page = await events.read(tenant=TENANT, after=None, limit=10)
         assert [_position(event.cursor) for event in page.events] == [4]
-        assert (await events.read(TENANT, after=feed.cursor_of(TENANT, 3), limit=10)).events
+        assert (await events.read(tenant=TENANT, after=feed.cursor_of(TENANT, 3), limit=10)).events
         with pytest.raises(feed.CursorExpired):
-            await events.read(TENANT, after=feed.cursor_of(TENANT, 2), limit=10)
+            await events.read(tenant=TENANT, after=feed.cursor_of(TENANT, 2), limit=10)
         with pytest.raises(InvalidField):
-            await events.read(TENANT, after=feed.cursor_of(TENANT, 5), limit=10)
+            await events.read(tenant=TENANT, after=feed.cursor_of(TENANT, 5), limit=10)
 
     run(body)
 
 
 def test_an_empty_feed_reads_empty_with_a_cursor_to_go_on_from(run: Run[None]) -> None:
     async def body(scene: Scene) -> None:
-        page = await _feed(scene).read(TENANT, after=None, limit=10)
+        page = await _feed(scene).read(tenant=TENANT, after=None, limit=10)
         assert page.events == []
-        again = await _feed(scene).read(TENANT, after=page.cursor, limit=10, wait=0.1)
+        again = await _feed(scene).read(tenant=TENANT, after=page.cursor, limit=10, wait=0.1)
         assert again.events == []
         assert again.cursor == page.cursor
 
