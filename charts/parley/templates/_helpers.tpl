@@ -276,6 +276,8 @@ Called with (dict "ctx" $ "component" "auth" "migrate" false).
   {{- /* int64: a YAML number arrives as a float, which toString writes as 1e+06. */}}
   value: {{ $value | int64 | quote }}
 {{- end }}
+- name: PARLEY_EVENT_RETENTION_SECONDS
+  value: {{ $values.eventRetentionSeconds | int64 | quote }}
 {{- end }}
 {{- with $ctx.Values.config.otlpEndpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT

@@ -24,6 +24,7 @@ from parley_cli.commands import (
     admin,
     chats,
     common,
+    events,
     messages,
     presence,
     profiles,
@@ -50,6 +51,7 @@ app.add_typer(messages.app)
 app.add_typer(threads.app)
 app.add_typer(search.app)
 app.add_typer(presence.app)
+app.add_typer(events.app)
 app.add_typer(chats.chat_app, name="chat")
 app.add_typer(chats.members_app, name="members")
 app.add_typer(profiles.auth_app, name="auth")

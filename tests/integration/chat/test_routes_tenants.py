@@ -107,6 +107,9 @@ BUSY = {
     "messages": 3,
     "message_reactions": 1,
     "message_mentions": 1,
+    # Two chats of two members joining, three messages and a reaction.
+    "events": 8,
+    "event_positions": 1,
 }
 """What `busy_tenant` leaves in each chat table."""
 EMPTY = dict.fromkeys(BUSY, 0)

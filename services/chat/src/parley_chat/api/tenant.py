@@ -75,7 +75,7 @@ class TenantFeedController(Controller):
         if not 1 <= count <= feed.MAX_LIMIT:
             raise InvalidField("limit", f"must be from 1 to {feed.MAX_LIMIT}", source="query")
         page = await feed_service.read(
-            server_key.tenant,
+            tenant=server_key.tenant,
             after=after,
             limit=count,
             wait=float(wait) if wait is not None else 0.0,

@@ -116,7 +116,7 @@ class Feed:
     retention_seconds: float
 
     async def read(
-        self, tenant: str, *, after: str | None, limit: int, wait: float = 0.0
+        self, *, tenant: str, after: str | None, limit: int, wait: float = 0.0
     ) -> FeedPage:
         """Up to `limit` events after the cursor `after` (from the oldest kept without
         one), in commit order; with `wait`, up to that long for the first new one."""
@@ -147,10 +147,10 @@ class Feed:
 
     async def events_after(
         self,
-        tenant: str,
         position: int,
         limit: int,
         *,
+        tenant: str,
         chat_id: uuid.UUID | None = None,
     ) -> list[EventView]:
         """The events after `position` as the feed shows them (`offline_member_ids`

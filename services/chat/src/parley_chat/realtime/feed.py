@@ -4,7 +4,8 @@ grows, from the broker every replica already shares rather than by polling the t
 Each publish of a feed event also goes to the tenant's feed channel (realtime/broker.py,
 `wire.feed_channel`); a long poll listens there, on the same channels plugin as the
 stream's connections (Redis pub/sub, or the process's memory in the embedded default).
-A lost publish only delays a poll until its next look at the table (`feed.POLL_SECONDS`).
+A lost publish only delays a poll until its next look at the table (`feed.POLL_SECONDS`),
+and a broker that is down leaves the polls to those looks alone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import asynccontextmanager, suppress
 
 from parley_chat.domain import feed
 from parley_chat.realtime import broker, wire
+from parley_core.errors import DependencyUnavailable
 
 
 class _Waiter:
@@ -45,8 +47,18 @@ class ChannelWakeups:
     async def listening(self, tenant: str) -> AsyncIterator[feed.Wait]:
         waiter = _Waiter()
         channel = [wire.feed_channel(tenant)]
-        await self._channels.listen(waiter, channel)
+        try:
+            await self._channels.listen(waiter, channel)
+        except DependencyUnavailable:
+            # The broker does not take subscriptions: the poll still answers, from its
+            # looks at the table alone, rather than failing a read the database can serve.
+            yield _sleep
+            return
         try:
             yield waiter.wait
         finally:
             await self._channels.unlisten(waiter, channel)
+
+
+async def _sleep(timeout: float) -> None:
+    await asyncio.sleep(max(timeout, 0.0))

@@ -192,6 +192,8 @@ async def purge_older_than(session: AsyncSession, cutoff: datetime) -> int:
         sa.select(col(FeedEvent.tenant), sa.func.max(col(FeedEvent.position)))
         .where(col(FeedEvent.occurred_at) < _CUTOFF)
         .group_by(col(FeedEvent.tenant))
+        # One order on every replica, so two purges lock rows in the same order.
+        .order_by(col(FeedEvent.tenant))
     )
     connection = await session.connection()
     deleted = 0
