@@ -278,7 +278,7 @@ class Webhooks:
     async def pending(self, lease: Lease, *, limit: int) -> list[Pending]:
         """The next events of the webhook's tenant past its cursor, in feed order, as the
         feed shows them (a `message` event's `offline_member_ids` as of now)."""
-        views = await self.feed.events_after(lease.tenant, lease.cursor, limit)
+        views = await self.feed.events_after(lease.cursor, limit, tenant=lease.tenant)
         return [Pending(feed.read_cursor(view.cursor, tenant=lease.tenant), view) for view in views]
 
     async def advance(self, lease: Lease, cursor: int) -> Lease | None:
