@@ -139,6 +139,34 @@ def test_webhooks_are_the_key_tenants_own_and_a_user_token_is_refused(
             problems.problem(response, 401)
 
 
+def test_a_suspended_tenant_lists_its_webhooks_but_changes_none_and_a_deleted_ones_go(
+    chats: chat.ChatApi, database_url: str
+) -> None:
+    tenant = chats.tenant()
+    with tenant_api(chats.url, chats, tenant) as backend:
+        backend.create("push", "https://hooks.example.com/a")
+        suspend = chats.accounts.http.put(
+            f"/internal/v1/tenants/{tenant}",
+            json={"display_name": tenant, "suspended": True},
+            headers=chats.admin,
+        )
+        assert suspend.status_code == 200, suspend.text
+        # Chat trusts auth's word on a key for up to PARLEY_AUTH_SERVER_KEY_CACHE_SECONDS.
+        deadline = time.monotonic() + 10
+        while (
+            changed := backend.put("push", "https://hooks.example.com/b", ["message"])
+        ).is_success:
+            assert time.monotonic() < deadline, "the suspension never reached chat"
+            time.sleep(0.1)
+        problems.problem(changed, 403)
+        problems.problem(backend.http.delete("/v1/tenant/webhooks/push"), 403)
+        assert backend.webhook("push")["name"] == "push"  # reading is still allowed
+    for http in (chats.accounts.http, chats.http):
+        deleted = http.delete(f"/internal/v1/tenants/{tenant}", headers=chats.admin)
+        assert deleted.status_code == 204, deleted.text
+    assert chat.rows_of_tenant(database_url, tenant)["webhooks"] == 0
+
+
 BAD_BODIES: list[tuple[str, dict[str, Any], str]] = [
     ("http", {"url": "http://hooks.example.com/x", "events": ["message"]}, "url"),
     ("loopback", {"url": "https://127.0.0.1/x", "events": ["message"]}, "url"),
