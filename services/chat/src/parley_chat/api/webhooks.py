@@ -57,7 +57,7 @@ class WebhooksController(Controller):
         "/{name:str}",
         responses={
             201: web.also(WebhookCreatedOut, "Created; `secret` is shown only here"),
-            **web.errors(400, 401, 403, 413, 422, 503),
+            **web.errors(400, 401, 403, 409, 413, 422, 503),
         },
     )
     async def put_webhook(

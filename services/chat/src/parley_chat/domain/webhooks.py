@@ -17,10 +17,11 @@ import random
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,6 +49,10 @@ _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".lan")
 
 class WebhookNotFound(errors.NotFound):
     detail = "webhook not found"
+
+
+class WebhookConflict(errors.Conflict):
+    detail = "the webhook was created at the same time by another request; try again"
 
 
 def public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -156,6 +161,21 @@ class Lease:
     attempts: int
     failing_since: datetime | None
 
+    @classmethod
+    def of(cls, row: Webhook, owner: str) -> Lease:
+        return cls(
+            row.id,
+            owner,
+            row.tenant,
+            row.name,
+            row.url,
+            row.secret,
+            frozenset(row.events),
+            row.cursor,
+            row.attempts,
+            row.failing_since,
+        )
+
 
 @dataclass(frozen=True)
 class Pending:
@@ -220,7 +240,11 @@ class Webhooks:
                     cursor=(await feed_storage.bounds(session, tenant=tenant)).last,
                 )
                 session.add(row)
-                await session.flush()
+                try:
+                    await session.flush()
+                except sa_exc.IntegrityError:
+                    # Another PUT of the same new name committed first.
+                    raise WebhookConflict() from None
                 logger.info("webhook created", extra={"tenant": tenant, "webhook": name})
                 return WebhookView.of(row, secret=secret), True
             row.url = url
@@ -259,20 +283,7 @@ class Webhooks:
             async with self.sessions() as session, session.begin():
                 row = await storage.take(session, webhook_id, owner, now, until)
             if row is not None:
-                leases.append(
-                    Lease(
-                        row.id,
-                        owner,
-                        row.tenant,
-                        row.name,
-                        row.url,
-                        row.secret,
-                        frozenset(row.events),
-                        row.cursor,
-                        row.attempts,
-                        row.failing_since,
-                    )
-                )
+                leases.append(Lease.of(row, owner))
         return leases
 
     async def pending(self, lease: Lease, *, limit: int) -> list[Pending]:
@@ -298,18 +309,7 @@ class Webhooks:
             )
         if not kept:
             return None
-        return Lease(
-            lease.webhook_id,
-            lease.owner,
-            lease.tenant,
-            lease.name,
-            lease.url,
-            lease.secret,
-            lease.events,
-            cursor,
-            0,
-            None,
-        )
+        return replace(lease, cursor=cursor, attempts=0, failing_since=None)
 
     async def failed(self, lease: Lease) -> bool:
         """Schedule the next attempt at the event past the cursor, and give the lease
