@@ -5,17 +5,19 @@ rules and retention."""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from unittest.mock import ANY
 
 import pytest
 import sqlalchemy as sa
 
-from parley_chat.domain import feed
-from parley_chat.realtime import presence_store
+from parley_chat.domain import events, feed
+from parley_chat.realtime import presence_store, wire
 from parley_core.db import utcnow
-from parley_core.errors import InvalidField
+from parley_core.errors import DependencyUnavailable, InvalidField
 from support.chat_domain import TENANT, Run, Scene
 from support.problems import case
 
@@ -81,9 +83,9 @@ def test_each_change_writes_its_frame_and_a_rollback_writes_nothing_and_leaves_n
         positions = [_position(event.cursor) for event in page.events]
         assert positions == [1, 2, 3, 4]
         # `data` is the frame the stream published, with the feed's one addition.
-        published = {event.kind: event for event in scene.published.events}
-        assert page.events[2].data["message"]["body"] == "one"
-        assert page.events[2].data["message"]["seq"] == published["message"].message.seq
+        (published,) = [e for e in scene.published.events if isinstance(e, events.MessageEvent)]
+        framed = json.loads(wire.frame_of(published))
+        assert {**framed, "offline_member_ids": ANY} == page.events[2].data
         assert sorted(page.events[2].data["offline_member_ids"]) == sorted(
             [str(alice.user_id), str(bob.user_id)]
         )
@@ -108,7 +110,7 @@ def test_retention_deletes_the_oldest_stretch_and_an_older_cursor_is_gone(
         chat, _ = await scene.chats.create_chat(alice, kind="group", title="t", usernames=[])
         for text in ("a", "b", "c"):
             await scene.chats.send(alice, chat.id, body=text, client_msg_id=None)
-        events = _feed(scene, retention_seconds=3600)
+        reader = _feed(scene, retention_seconds=3600)
         async with scene.chats.sessions() as session, session.begin():
             # Positions 1 and 3 are old, 2 is not: the whole stretch up to 3 goes.
             for position in (1, 3):
@@ -117,15 +119,15 @@ def test_retention_deletes_the_oldest_stretch_and_an_older_cursor_is_gone(
                     {"at": utcnow() - timedelta(hours=2), "position": position},
                 )
 
-        assert await events.purge_expired() == 3
+        assert await reader.purge_expired() == 3
 
-        page = await events.read(tenant=TENANT, after=None, limit=10)
+        page = await reader.read(tenant=TENANT, after=None, limit=10)
         assert [_position(event.cursor) for event in page.events] == [4]
-        assert (await events.read(tenant=TENANT, after=feed.cursor_of(TENANT, 3), limit=10)).events
+        assert (await reader.read(tenant=TENANT, after=feed.cursor_of(TENANT, 3), limit=10)).events
         with pytest.raises(feed.CursorExpired):
-            await events.read(tenant=TENANT, after=feed.cursor_of(TENANT, 2), limit=10)
+            await reader.read(tenant=TENANT, after=feed.cursor_of(TENANT, 2), limit=10)
         with pytest.raises(InvalidField):
-            await events.read(tenant=TENANT, after=feed.cursor_of(TENANT, 5), limit=10)
+            await reader.read(tenant=TENANT, after=feed.cursor_of(TENANT, 5), limit=10)
 
     run(body)
 
@@ -137,5 +139,31 @@ def test_an_empty_feed_reads_empty_with_a_cursor_to_go_on_from(run: Run[None]) -
         again = await _feed(scene).read(tenant=TENANT, after=page.cursor, limit=10, wait=0.1)
         assert again.events == []
         assert again.cursor == page.cursor
+
+    run(body)
+
+
+class DownPresence:
+    async def read(self, tenant: str, user_ids: object) -> dict[object, object]:
+        raise DependencyUnavailable("redis")
+
+
+def test_while_presence_is_unknown_every_member_counts_as_offline(run: Run[None]) -> None:
+    async def body(scene: Scene) -> None:
+        alice, bob = scene.user("alice"), scene.user("bob")
+        chat, _ = await scene.chats.create_chat(alice, kind="group", title="t", usernames=["bob"])
+        await scene.chats.send(alice, chat.id, body="anyone?", client_msg_id=None)
+        reader = feed.Feed(
+            sessions=scene.chats.sessions,
+            presence=DownPresence(),  # type: ignore[arg-type]
+            wakeups=NoWakeups(),
+            retention_seconds=60,
+        )
+
+        page = await reader.read(tenant=TENANT, after=None, limit=10)
+
+        assert sorted(page.events[-1].data["offline_member_ids"]) == sorted(
+            [str(alice.user_id), str(bob.user_id)]
+        )
 
     run(body)

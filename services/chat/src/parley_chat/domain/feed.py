@@ -10,7 +10,8 @@ is 410, since the events after it are no longer all there.
 `offline_member_ids` of a `message` event is computed when the event is read (or
 delivered), not when it is written: the send path stays one statement with no call to
 the presence store, and "who has no open stream" is most useful as of delivery, when a
-tenant decides whom to push-notify. A re-read may therefore list other users.
+tenant decides whom to push-notify. A re-read may therefore list other users; while the
+presence store does not answer, every member is listed.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from parley_chat.domain.presence import PresenceView
 from parley_chat.storage import feed, queries
 from parley_core.db import utcnow
-from parley_core.errors import ApiError, InvalidField
+from parley_core.errors import ApiError, DependencyUnavailable, InvalidField
 
 logger = logging.getLogger(__name__)
 
@@ -190,12 +191,19 @@ class Feed:
             return {}
         members = await queries.members_of(session, chat_ids, tenant=tenant)
         user_ids = list({member.user_id for found in members.values() for member in found})
-        shown = await self.presence.read(tenant, user_ids) if user_ids else {}
+        try:
+            shown = await self.presence.read(tenant, user_ids) if user_ids else {}
+            online = {user_id for user_id, view in shown.items() if view.status != "offline"}
+        except DependencyUnavailable:
+            # Presence unknown (Redis down): list every member, since a tenant that sends
+            # one push too many does less harm than one that misses a person.
+            logger.warning("presence unavailable; every member counts as offline")
+            online = set()
         return {
             chat_id: [
                 str(member.user_id)
                 for member in members.get(chat_id, [])
-                if shown[member.user_id].status == "offline"
+                if member.user_id not in online
             ]
             for chat_id in chat_ids
         }
