@@ -17,9 +17,11 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from parley_cli import webhooks
 from parley_proto.auth.v1 import auth_pb2, auth_pb2_grpc
 from parley_proto.chat.v1 import chat_pb2, chat_pb2_grpc
 from support.stream import StreamClient
+from support.webhooks import Receiver
 
 
 def _free_port() -> int:
@@ -169,6 +171,38 @@ def test_deleting_a_tenant_in_the_embedded_default_purges_chat_and_auth(
         assert http.get(f"/v1/chats/{chat_id}", headers=bearer).status_code == 404
         assert http.get("/internal/v1/tenants/acme", headers=admin).status_code == 404
         assert http.post("/v1/auth/login", json=account).status_code == 401
+
+
+def test_the_embedded_default_delivers_webhooks_to_a_loopback_receiver(
+    embedded: tuple[str, Path],
+) -> None:
+    url, data_dir = embedded
+    admin = {"Authorization": f"Bearer {(data_dir / '.parley' / 'admin-token').read_text()}"}
+    with Receiver() as receiver, httpx.Client(base_url=url, timeout=30) as http:
+        issued = http.post(
+            "/internal/v1/tenants/default/server-keys", json={"name": "backend"}, headers=admin
+        )
+        assert issued.status_code == 201, issued.text
+        key = {"Authorization": f"Bearer {issued.json()['key']}"}
+        hook = http.put(
+            "/v1/tenant/webhooks/local",
+            json={"url": receiver.url, "events": ["message"]},
+            headers=key,
+        )
+        assert hook.status_code == 201, hook.text  # http and loopback: allowed on a laptop
+        account = {"tenant": "default", "username": "alice", "password": "correct horse"}
+        assert http.post("/v1/auth/register", json=account).status_code == 201
+        token = http.post("/v1/auth/login", json=account).json()["access_token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        chat_id = http.post(
+            "/v1/chats", json={"kind": "group", "members": []}, headers=bearer
+        ).json()["id"]
+        http.post(f"/v1/chats/{chat_id}/messages", json={"body": "hook me"}, headers=bearer)
+        delivered = receiver.wait_for(lambda found: len(found) >= 1)
+    assert delivered[0].event["data"]["message"]["body"] == "hook me"
+    assert webhooks.verify(
+        hook.json()["secret"], delivered[0].headers["Parley-Signature"], delivered[0].body
+    )
 
 
 def test_the_embedded_default_streams_on_the_same_port(embedded: tuple[str, Path]) -> None:

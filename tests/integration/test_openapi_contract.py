@@ -50,6 +50,7 @@ CHAT: Contract = {
     ("DELETE", "/v1/chats/{chat_id}/messages/{seq}"): {204, 401, 403, 404, 429, 503},
     ("POST", "/v1/chats/{chat_id}/read"): {204, 401, 403, 404, 413, 422, 429, 503},
     ("POST", "/v1/stream/ticket"): {201, 401, 403, 503},
+    ("GET", "/v1/tenant/events"): {200, 401, 410, 422, 503},
     ("DELETE", "/internal/v1/tenants/{slug}"): {204, 401, 503},
 }
 
@@ -58,6 +59,7 @@ QUERIES = {
     ("GET", "/v1/users"): {"prefix", "limit"},
     ("GET", "/v1/chats"): {"limit", "cursor"},
     ("GET", "/v1/chats/{chat_id}/messages"): {"after_seq", "before_seq", "limit"},
+    ("GET", "/v1/tenant/events"): {"after", "limit", "wait"},
 }
 
 

@@ -15,7 +15,16 @@ from parley_chat.storage import migrations
 from parley_core import migrations as core_migrations
 from support import auth, services
 
-CHAT_TABLES = ("message_reactions", "message_mentions", "messages", "chat_members", "chats")
+CHAT_TABLES = (
+    "message_reactions",
+    "message_mentions",
+    "messages",
+    "chat_members",
+    "chats",
+    "events",
+    "event_positions",
+    "webhooks",
+)
 
 
 def settings(data_dir: Path, database_url: str, auth_url: str, **overrides: Any) -> ChatSettings:
@@ -28,11 +37,26 @@ def settings(data_dir: Path, database_url: str, auth_url: str, **overrides: Any)
         # Its own Redis keys (when a test gives it Redis), apart from other tests and runs.
         "redis": {"prefix": services.redis_prefix()},
         "auth": {"url": auth_url, "cache_seconds": 0},
+        # Webhooks are delivered only by the servers of the tests about them (`delivering`).
+        "webhook": {"concurrency": 0},
     }
     return ChatSettings(
         _env_file=None,
         **services.settings_values(values, overrides, fields=ChatSettings.model_fields),
     )
+
+
+DELIVERING = {
+    "allow_private": True,
+    "concurrency": 8,
+    "poll_seconds": 0.1,
+    "backoff_base_seconds": 0.05,
+    "backoff_ceiling_seconds": 0.5,
+    "timeout_seconds": 2.0,
+    "lease_seconds": 4.0,
+}
+"""Webhook settings of a test server that delivers (to the tests' loopback receivers), with
+retries, polls and leases short enough for a test to wait them out."""
 
 
 def rows_of_tenant(database_url: str, tenant: str) -> dict[str, int]:

@@ -17,6 +17,7 @@ from parley_chat.domain import limits
 from parley_chat.domain.directory import TenantPolicy, UserRef
 from parley_chat.domain.events import ChatEvent
 from parley_chat.domain.service import Caller, ChatService
+from parley_chat.realtime import wire
 from parley_chat.storage import files
 from parley_chat.storage import migrations as history
 from parley_core import db, ratelimit
@@ -88,6 +89,7 @@ def runner_for(url: str) -> Run[object]:
                     send_counter=counter,
                     action_limits=limits.Limits(counter, {}),
                     publisher=published,
+                    frames=wire.frame_of,
                     files=files.LocalStore(Path(attachments)),
                 )
                 try:

@@ -304,6 +304,8 @@ Called with (dict "ctx" $ "component" "auth" "migrate" false).
 {{- end }}
 {{- end }}
 {{- end }}
+- name: PARLEY_EVENT_RETENTION_SECONDS
+  value: {{ $values.eventRetentionSeconds | int64 | quote }}
 {{- end }}
 {{- with $ctx.Values.config.otlpEndpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT

@@ -464,6 +464,29 @@ class Client:
             return {}
         return self._json(response, expect)
 
+    # -- a tenant's backend (server key) --------------------------------------------------
+
+    def events(
+        self, server_key: str, *, after: str | None, limit: int, wait: float = 0.0
+    ) -> dict[str, Any]:
+        """One page of the tenant's event feed: `{events, cursor}` (docs/api.md "Tenant
+        backends"); `wait` long-polls on the server for up to that many seconds."""
+        params: dict[str, Any] = {"limit": limit}
+        if after is not None:
+            params["after"] = after
+        if wait:
+            params["wait"] = f"{wait:g}"
+        # The server holds a long poll open for `wait`: the read timeout must outlast it.
+        timeout = httpx.Timeout(wait + 30.0, connect=10.0)
+        response = self._send(
+            "GET", "/v1/tenant/events", token=server_key, params=params, timeout=timeout
+        )
+        if response.status_code == 401:
+            raise AuthError(f"the server at {self.server} refused the server key")
+        page = self._json(response, dict)
+        _field(page, "events", list)
+        return page
+
     def _admin(self, method: str, path: str, **options: Any) -> httpx.Response:
         if not self._admin_token:
             raise AuthError(

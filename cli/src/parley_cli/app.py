@@ -24,11 +24,13 @@ from parley_cli.commands import (
     admin,
     chats,
     common,
+    events,
     messages,
     presence,
     profiles,
     search,
     threads,
+    webhook,
 )
 from parley_cli.errors import CliError, UsageError
 
@@ -49,10 +51,12 @@ app.add_typer(messages.app)
 app.add_typer(threads.app)
 app.add_typer(search.app)
 app.add_typer(presence.app)
+app.add_typer(events.app)
 app.add_typer(chats.chat_app, name="chat")
 app.add_typer(chats.members_app, name="members")
 app.add_typer(profiles.auth_app, name="auth")
 app.add_typer(admin.app, name="admin")
+app.add_typer(webhook.app, name="webhook")
 
 
 def _print_version(value: bool) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from support.auth import AuthApi
 from support.chat import ChatApi, User, rows_of_tenant
 from support.chat_routes import direct, edit, post
 from support.problems import invalid, problem
@@ -107,13 +108,18 @@ BUSY = {
     "messages": 3,
     "message_reactions": 1,
     "message_mentions": 1,
+    # Two chats of two members joining, three messages and a reaction.
+    "events": 8,
+    "event_positions": 1,
+    "webhooks": 1,
 }
 """What `busy_tenant` leaves in each chat table."""
 EMPTY = dict.fromkeys(BUSY, 0)
 
 
 def busy_tenant(chats: ChatApi) -> tuple[str, User, User, dict[str, Any]]:
-    """A tenant with a group, a direct chat, members, messages, a mention and a reaction."""
+    """A tenant with a group, a direct chat, members, messages, a mention, a reaction and a
+    webhook."""
     tenant = chats.tenant()
     alice, bob = chats.users(2, tenant)
     chat = chats.group(alice, bob)
@@ -123,6 +129,12 @@ def busy_tenant(chats: ChatApi) -> tuple[str, User, User, dict[str, Any]]:
     assert chats.http.put(reaction, headers=bob.headers).status_code == 204
     pair = direct(chats, alice, bob).json()
     chats.send(bob, pair["id"], "psst")
+    hook = chats.http.put(
+        "/v1/tenant/webhooks/push",
+        json={"url": "https://hooks.example.com/parley", "events": ["message"]},
+        headers=AuthApi.bearer(chats.accounts.server_key(tenant)),
+    )
+    assert hook.status_code == 201, hook.text
     return tenant, alice, bob, chat
 
 

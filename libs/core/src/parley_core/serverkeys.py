@@ -34,6 +34,9 @@ class ServerKeyIdentity:
 Resolver = Callable[[str], Awaitable[ServerKeyIdentity | None]]
 """Digest (`digest(key)`) -> the key's identity, or None when no live key has it."""
 
+KeyResolver = Callable[[str], Awaitable[ServerKeyIdentity | None]]
+"""The key itself -> its identity, for a service that asks the one keeping the keys."""
+
 
 def new_key() -> str:
     return PREFIX + secrets.token_urlsafe(32)

@@ -89,6 +89,7 @@ _ERROR_DESCRIPTIONS = {
     403: "Not allowed (for a write: the tenant is suspended).",
     404: "Not found, or not visible to the caller.",
     409: "Conflicts with the current state.",
+    410: "What the request names is no longer kept (a feed cursor past retention).",
     413: "The request body is too large.",
     422: "A value breaks the contract's rules; `errors` names it.",
     429: "Too many requests; retry after `Retry-After` seconds.",
@@ -274,6 +275,12 @@ def server_key_provider(resolve: serverkeys.Resolver) -> Any:
     """A dependency yielding the calling server key's identity, or 401 (docs/api.md "Tenant
     backends"). A user's access token is refused here, as a server key is refused by
     `identity_provider` (it is no JWT)."""
+    return introspecting_server_key_provider(lambda key: resolve(serverkeys.digest(key)))
+
+
+def introspecting_server_key_provider(resolve_key: serverkeys.KeyResolver) -> Any:
+    """`server_key_provider` for a service that does not keep the keys and hands the key
+    itself to the one that does (chat asks auth's introspection)."""
 
     async def provide_server_key(request: Request[Any, Any, Any]) -> serverkeys.ServerKeyIdentity:
         key = tokens.bearer_token(request.headers.get("authorization"))
@@ -281,7 +288,7 @@ def server_key_provider(resolve: serverkeys.Resolver) -> Any:
             raise Unauthorized("missing server key", headers=_KEY_CHALLENGE)
         if not serverkeys.well_formed(key):
             raise Unauthorized("a server key (psk_...) is required", headers=_KEY_CHALLENGE)
-        identity = await resolve(serverkeys.digest(key))
+        identity = await resolve_key(key)
         if identity is None:
             raise Unauthorized("unknown or revoked server key", headers=_KEY_CHALLENGE)
         parley_logging.bind(tenant=identity.tenant)

@@ -18,19 +18,24 @@ from litestar.di import NamedDependency, Provide
 from parley_chat import rpc as chat_rpc
 from parley_chat.api import attachments, routes, search
 from parley_chat.api import presence as presence_routes
-from parley_chat.domain import access, limits
+from parley_chat.api import tenant as tenant_routes
+from parley_chat.api import webhooks as webhook_routes
+from parley_chat.delivery import sender as webhook_sender
+from parley_chat.delivery import worker as webhook_worker
+from parley_chat.domain import access, feed, limits, webhooks
 from parley_chat.domain import presence as presence_domain
 from parley_chat.domain.base import AttachmentPolicy
 from parley_chat.domain.service import Caller, ChatService
 from parley_chat.peers import auth as auth_peer
-from parley_chat.realtime import broker, presence_store
+from parley_chat.realtime import broker, presence_store, wire
 from parley_chat.realtime import connection as stream_connection
+from parley_chat.realtime import feed as feed_wakeups
 from parley_chat.realtime import presence as stream_presence
 from parley_chat.realtime import routes as stream_routes
 from parley_chat.realtime import tickets as stream_tickets
 from parley_chat.settings import ChatSettings
 from parley_chat.storage import files
-from parley_core import db, openapi, ratelimit, service, telemetry, tokens
+from parley_core import db, openapi, ratelimit, service, telemetry, tokens, web
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +98,7 @@ def create_app(
             failures=settings.auth.breaker_failures,
             reset_seconds=settings.auth.breaker_reset_seconds,
         ),
+        server_key_seconds=settings.auth.server_key_cache_seconds,
     )
     verifier = tokens.Verifier(peer.jwks_source())
     channels = broker.ResilientChannels(redis=redis, tracer=tracer)
@@ -103,6 +109,7 @@ def create_app(
         send_counter=send_counter,
         action_limits=action_limits,
         publisher=publisher,
+        frames=wire.frame_of,
         files=file_store(settings),
         attachment_policy=AttachmentPolicy(
             url_seconds=settings.attachments.url_seconds,
@@ -155,6 +162,47 @@ def create_app(
         ),
     )
 
+    event_feed = feed.Feed(
+        sessions=db.sessionmaker(backends.engine),
+        presence=presence.store,
+        wakeups=feed_wakeups.ChannelWakeups(channels),
+        retention_seconds=settings.event_retention_seconds,
+    )
+
+    @asynccontextmanager
+    async def purging_events(_: Litestar) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().create_task(
+            event_feed.purging(settings.event_purge_interval_seconds)
+        )
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+    hooks = webhooks.Webhooks(
+        sessions=db.sessionmaker(backends.engine),
+        feed=event_feed,
+        policy=webhooks.Policy(
+            allow_private=settings.webhook.allow_private,
+            max_per_tenant=settings.webhook.max_per_tenant,
+            retry_seconds=settings.webhook.retry_seconds,
+            backoff_base_seconds=settings.webhook.backoff_base_seconds,
+            backoff_ceiling_seconds=settings.webhook.backoff_ceiling_seconds,
+            lease_seconds=settings.webhook.lease_seconds,
+        ),
+    )
+    deliverer = webhook_worker.Deliverer(
+        hooks,
+        webhook_sender.Sender(
+            timeout_seconds=settings.webhook.timeout_seconds,
+            allow_private=settings.webhook.allow_private,
+        ),
+        concurrency=settings.webhook.concurrency,
+        poll_seconds=settings.webhook.poll_seconds,
+    )
+
     async def provide_caller(
         request: Request[Any, Any, Any], claims: NamedDependency[tokens.AccessClaims]
     ) -> Caller:
@@ -179,6 +227,8 @@ def create_app(
             attachments.AttachmentsController,
             search.SearchController,
             presence_routes.PresenceController,
+            tenant_routes.TenantFeedController,
+            webhook_routes.WebhooksController,
             stream_routes.stream_handler,
             stream_routes.issue_ticket,
             # The one public document of the whole API, auth's routes included.
@@ -192,14 +242,19 @@ def create_app(
             "caller": Provide(provide_caller),
             "stream": Provide(lambda: stream, sync_to_thread=False),
             "presence_service": Provide(lambda: presence, sync_to_thread=False),
+            "feed_service": Provide(lambda: event_feed, sync_to_thread=False),
+            "server_key": Provide(web.introspecting_server_key_provider(peer.server_key)),
+            "hooks": Provide(lambda: hooks, sync_to_thread=False),
         },
-        state={"chats": chats, "stream": stream},
+        state={"chats": chats, "stream": stream, "feed": event_feed},
         max_body_bytes=MAX_BODY_BYTES,
         plugins=[channels],
         lifespan=[
             closing_auth_client,
             presence_hub.running,
             sweeping(chats, settings.attachments.sweep_seconds),
+            purging_events,
+            deliverer.running,
         ],
         rpc_services=[chat_rpc.registration(chat_rpc.ChatServicer(chats, presence, peer, stream))],
     )

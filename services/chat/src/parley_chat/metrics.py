@@ -121,6 +121,34 @@ BROKER_SUBSCRIPTION_UP = Gauge(
     multiprocess_mode="livemin",
 )
 
+# -- webhooks ------------------------------------------------------------------------------
+
+WEBHOOK_OUTCOMES = (
+    "success",  # the endpoint answered 2xx
+    "failure",  # it answered anything else, a redirect included
+    "timeout",  # no answer within PARLEY_WEBHOOK_TIMEOUT_SECONDS
+    "error",  # no connection, TLS refused, the connection dropped
+    "refused",  # the host is or resolves to an address that is not public (SSRF guard)
+)
+WEBHOOK_DELIVERIES = Counter(
+    "parley_webhook_deliveries_total",
+    "Webhook delivery attempts, by outcome: " + ", ".join(WEBHOOK_OUTCOMES) + ". Every "
+    "outcome but success is retried with backoff.",
+    ["outcome"],
+)
+WEBHOOK_LAG = Histogram(
+    "parley_webhook_delivery_lag_seconds",
+    "From an event's commit (its occurred_at) to its successful delivery to a webhook, "
+    "retries included.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 86400.0),
+)
+WEBHOOKS_FAILING = Gauge(
+    "parley_webhooks_failing",
+    "Enabled webhooks, of every tenant, paused as failing after retrying one event for "
+    "the whole retry window (each replica reads the same count from the database).",
+    multiprocess_mode="livemax",
+)
+
 # -- the auth service, as a dependency ----------------------------------------------------
 
 CIRCUIT_OPEN = Gauge(
@@ -163,6 +191,8 @@ def _zeros() -> None:
     for state in ("opened", "half-opened", "closed"):
         CIRCUIT_TRANSITIONS.labels(circuit="auth", state=state)
     CIRCUIT_OPEN.labels(circuit="auth")
+    for outcome in WEBHOOK_OUTCOMES:
+        WEBHOOK_DELIVERIES.labels(outcome=outcome)
     for outcome in PEER_OUTCOMES:
         PEER_REQUESTS.labels(peer="auth", outcome=outcome)
     PEER_LATENCY.labels(peer="auth")

@@ -35,6 +35,10 @@ class AuthPeerSettings(SettingsGroup):
     breaker_reset_seconds: float = Field(default=10.0, gt=0)
     """How long the open circuit fails fast before one call probes auth again."""
 
+    server_key_cache_seconds: float = Field(default=0.5, ge=0, le=1)
+    """How long a server key auth vouched for is trusted without asking again (at most
+    1 s: a revoked key is refused on every replica within that long)."""
+
 
 class StreamSettings(SettingsGroup):
     """The WebSocket stream (docs/stream.md)."""
@@ -120,6 +124,48 @@ class AttachmentSettings(SettingsGroup):
     unsent uploads, the files of deleted messages and of purged tenants."""
 
 
+class WebhookSettings(SettingsGroup):
+    """Webhook delivery (docs/integrations.md "Webhooks")."""
+
+    allow_private: bool = False
+    """Allow `http://` URLs and loopback, private and link-local addresses (tests, the
+    embedded default). Off, a URL must be https and every address it resolves to public,
+    checked again at each delivery (a guard against server-side request forgery)."""
+
+    max_per_tenant: int = Field(default=20, ge=1, le=1000)
+    """Webhooks one tenant may have; past it a `PUT` of a new one is 422."""
+
+    timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    """Budget of one delivery (connect, send, status line); past it, a retry."""
+
+    retry_seconds: float = Field(default=86_400.0, gt=0)
+    """How long one event is retried before its webhook turns `failing` and pauses."""
+
+    backoff_base_seconds: float = Field(default=1.0, gt=0)
+    """The first retry waits up to this long; each further one up to twice as long."""
+
+    backoff_ceiling_seconds: float = Field(default=3_600.0, gt=0)
+    """The longest wait between two attempts (full jitter below it)."""
+
+    concurrency: int = Field(default=16, ge=0, le=256)
+    """Webhooks one process delivers to at once, each in its own task: a slow endpoint
+    holds one of them, never the others' deliveries. 0: this process serves the webhook
+    routes but delivers nothing (the other replicas do)."""
+
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How often each process looks for webhooks with events to deliver."""
+
+    lease_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """How long a process holds a webhook while delivering; a process that dies is
+    replaced by another within this long. More than `PARLEY_WEBHOOK_TIMEOUT_SECONDS`."""
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> WebhookSettings:
+        if self.lease_seconds <= self.timeout_seconds:
+            raise ValueError("lease_seconds must be more than timeout_seconds")
+        return self
+
+
 class ChatSettings(CoreSettings):
     database_name: ClassVar[str] = "chat"
 
@@ -137,6 +183,9 @@ class ChatSettings(CoreSettings):
 
     attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
     """Files sent with messages (`PARLEY_ATTACHMENTS_*`)."""
+
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    """Webhook delivery (`PARLEY_WEBHOOK_*`)."""
 
     message_edits_per_minute: int = Field(default=60, ge=1)
     """Edits and deletions of their own messages one user may make a minute before 429."""
@@ -156,6 +205,13 @@ class ChatSettings(CoreSettings):
 
     reactions_per_minute: int = Field(default=120, ge=1)
     """Reactions one user may add or remove a minute (a repeat included) before 429."""
+
+    event_retention_seconds: int = Field(default=604_800, ge=1)
+    """How long the tenant event feed keeps an event (docs/integrations.md "The event
+    feed"): 7 days by default, the least docs/api.md promises."""
+
+    event_purge_interval_seconds: float = Field(default=300.0, gt=0)
+    """How often each replica deletes the feed's events past retention."""
 
     chats_joined_per_hour: int = Field(default=100, ge=1)
     """Chats one user may be put in by others an hour (created with them as a member, or

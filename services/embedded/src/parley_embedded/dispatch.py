@@ -33,6 +33,9 @@ CHAT_PREFIXES = (
     "/v1/search",
     "/v1/presence",
     "/v1/attachments",
+    # The tenant routes chat serves; the rest of /v1/tenant (users) is auth's.
+    "/v1/tenant/events",
+    "/v1/tenant/webhooks",
 )
 # Chat serves the public OpenAPI document of both services (parley_core.openapi).
 CHAT_PATHS = frozenset({"/v1/openapi.json", "/v1/docs"})

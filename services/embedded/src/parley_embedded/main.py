@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import typer
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from parley_auth import app as auth_app
 from parley_auth.domain import errors as auth_errors
@@ -21,7 +21,7 @@ from parley_auth.domain.service import AuthService, TenantSpec
 from parley_auth.settings import AuthSettings
 from parley_auth.storage import migrations as auth_migrations
 from parley_chat import app as chat_app
-from parley_chat.settings import ChatSettings
+from parley_chat.settings import ChatSettings, WebhookSettings
 from parley_chat.storage import migrations as chat_migrations
 from parley_core import logging as parley_logging
 from parley_core import migrations, rpc, secretfiles, serving, telemetry
@@ -35,6 +35,10 @@ DEFAULT_GRPC_PORT = 50051
 
 class EmbeddedSettings(AuthSettings, ChatSettings):
     """The embedded process's settings: every service's, read once."""
+
+    webhook: WebhookSettings = Field(default_factory=lambda: WebhookSettings(allow_private=True))
+    """Webhook delivery (`PARLEY_WEBHOOK_*`); on a laptop a webhook may point at
+    `http://127.0.0.1` (`parley webhook listen`), so private addresses are allowed."""
 
     def chat_settings(self) -> ChatSettings:
         # The same values seen as chat's, so chat resolves its own SQLite file.

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from parley_chat.domain import errors, events, limits
 from parley_chat.domain.directory import Directory, TenantPolicy, UserRef
 from parley_chat.domain.views import Caller, ChatView
-from parley_chat.storage import mentions, queries
+from parley_chat.storage import feed, mentions, queries
 from parley_chat.storage.files import FileStore
 from parley_chat.storage.models import Chat, Member
 from parley_core import ratelimit
@@ -37,9 +37,23 @@ class ServiceBase:
     """Counts `messages_per_minute`, the one limit each tenant sets for itself."""
     action_limits: limits.Limits
     publisher: events.Publisher
+    frames: events.FrameEncoder
     files: FileStore
     """Where attachment bytes live (`storage.files`)."""
     attachment_policy: AttachmentPolicy = AttachmentPolicy()
+
+    def _feed_event(self, event: events.ChatEvent, *, at: datetime) -> feed.NewEvent:
+        return feed.NewEvent(
+            uuid.uuid4(), event.kind, events.chat_of(event), at, self.frames(event)
+        )
+
+    async def _record(
+        self, session: AsyncSession, *chat_events: events.ChatEvent, tenant: str, at: datetime
+    ) -> None:
+        """Write `chat_events` to the tenant's feed, as the transaction's last statements
+        (storage/feed.py says why last)."""
+        new = [self._feed_event(event, at=at) for event in chat_events]
+        await feed.record(session, new, tenant=tenant)
 
     async def get_chat(self, caller: Caller, chat_id: uuid.UUID) -> ChatView:
         async with self.sessions() as session:

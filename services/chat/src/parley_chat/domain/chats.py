@@ -82,6 +82,13 @@ class Chats(ServiceBase):
                 session.add(chat)
                 await session.flush()
                 session.add_all(members)
+                joined = [
+                    events.MemberEvent(
+                        "member.joined", chat.id, MemberView.of(member), 0, caller.tenant
+                    )
+                    for member in members
+                ]
+                await self._record(session, *joined, tenant=caller.tenant, at=now)
         except IntegrityError:
             # Two people opened the same direct chat at once: both get the one that won.
             if direct_key and (
@@ -91,8 +98,8 @@ class Chats(ServiceBase):
             raise
         logger.info("chat created", extra={"tenant": caller.tenant, "chat.id": str(chat.id)})
         view = ChatView.of(chat, me, members)
-        for member in view.members:
-            await self.publisher.publish(events.MemberEvent("member.joined", chat.id, member, 0))
+        for event in joined:
+            await self.publisher.publish(event)
         return view, True
 
     async def _direct_chat(
@@ -127,11 +134,18 @@ class Chats(ServiceBase):
                         last_read_seq=locked.last_seq,
                     )
                     session.add(member)
-                    restored.append(MemberView.of(member))
-        for view in restored:
-            await self.publisher.publish(
-                events.MemberEvent("member.joined", chat_id, view, locked.last_seq)
-            )
+                    restored.append(
+                        events.MemberEvent(
+                            "member.joined",
+                            chat_id,
+                            MemberView.of(member),
+                            locked.last_seq,
+                            caller.tenant,
+                        )
+                    )
+            await self._record(session, *restored, tenant=caller.tenant, at=utcnow())
+        for event in restored:
+            await self.publisher.publish(event)
 
     async def list_chats(
         self, caller: Caller, *, limit: int | None = None, cursor: str | None = None

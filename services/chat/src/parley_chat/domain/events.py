@@ -1,5 +1,9 @@
 """What the chat domain announces after each commit, for the live stream to deliver.
 
+Each of them is also an event of the tenant's feed (docs/integrations.md "The event
+feed"), written in the change's own transaction (storage/feed.py), so the feed misses
+none of them even when an announcement is lost.
+
 Events are announced only after their transaction committed (never for a rollback), and
 announcing never fails a request: a lost announcement is repaired by the stream's gap
 fill and by `resume`, which read the log itself (docs/architecture.md, "The stream").
@@ -8,6 +12,7 @@ fill and by `resume`, which read the log itself (docs/architecture.md, "The stre
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -18,6 +23,9 @@ from parley_chat.domain.views import MemberView, MessageView
 class MessageEvent:
     kind: Literal["message", "message.updated"]
     message: MessageView
+    tenant: str | None = None
+    """The tenant whose feed holds the event, so its feed's long polls wake (None: the
+    publisher tells no feed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +35,7 @@ class MemberEvent:
     member: MemberView
     last_seq: int
     """The chat's last `seq` when the membership changed: a joiner's stream starts there."""
+    tenant: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +48,18 @@ class ReactionEvent:
     count: int
     """How many users react with `emoji` right after this change."""
     kind: Literal["reaction"] = "reaction"
+    tenant: str | None = None
 
 
 ChatEvent = MessageEvent | MemberEvent | ReactionEvent
+
+FrameEncoder = Callable[[ChatEvent], bytes]
+"""The event's stream frame as clients receive it (realtime/wire.py `frame_of`): the feed
+stores that same frame as its event's `data`, written in the change's transaction."""
+
+
+def chat_of(event: ChatEvent) -> uuid.UUID:
+    return event.message.chat_id if isinstance(event, MessageEvent) else event.chat_id
 
 
 class Publisher(Protocol):

@@ -47,11 +47,13 @@ class Members(ServiceBase):
                 )
                 session.add(member)
                 added = MemberView.of(member)
+                joined = events.MemberEvent(
+                    "member.joined", chat_id, added, chat.last_seq, caller.tenant
+                )
+                await self._record(session, joined, tenant=caller.tenant, at=added.joined_at)
         except IntegrityError:
             raise errors.AlreadyMember() from None
-        await self.publisher.publish(
-            events.MemberEvent("member.joined", chat_id, added, chat.last_seq)
-        )
+        await self.publisher.publish(joined)
         return added
 
     async def remove_member(self, caller: Caller, chat_id: uuid.UUID, username: str) -> MemberView:
@@ -73,9 +75,9 @@ class Members(ServiceBase):
             await queries.remove_member(session, chat_id, target.user_id, tenant=caller.tenant)
             if target.role == "owner":
                 await _hand_over(session, chat_id, tenant=caller.tenant)
-        await self.publisher.publish(
-            events.MemberEvent("member.left", chat_id, removed, chat.last_seq)
-        )
+            left = events.MemberEvent("member.left", chat_id, removed, chat.last_seq, caller.tenant)
+            await self._record(session, left, tenant=caller.tenant, at=utcnow())
+        await self.publisher.publish(left)
         return removed
 
 

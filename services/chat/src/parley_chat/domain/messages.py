@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -77,40 +78,10 @@ class Messages(Attachments):
             if client_msg_id and (repeat := await self._repeat(caller, chat_id, client_msg_id)):
                 return repeat, False
             files = await self._attachable(caller, attachments)
-        root: MessageView | None = None
-        try:
-            async with self.sessions() as session:
-                if reply_to is None and not mentioned and not files:
-                    # Most sends: one statement, one round trip (queries.append).
-                    seq = await queries.append(session, message, tenant=caller.tenant)
-                else:
-                    async with session.begin():
-                        seq = await queries.append_in_transaction(
-                            session,
-                            message,
-                            tenant=caller.tenant,
-                            reply_to=reply_to,
-                            mentions=[str(user_id) for user_id in mentioned] or None,
-                        )
-                        if seq is not None:
-                            root = await self._thread_and_mentions(
-                                session, caller, message, seq, reply_to, mentioned
-                            )
-                        if seq is not None and files:
-                            await self._attach(session, caller, message, seq, attachments)
-        except IntegrityError:
-            # The same client_msg_id committed first; this attempt rolled back, and its seq
-            # with it, so the log has no hole.
-            if client_msg_id and (repeat := await self._repeat(caller, chat_id, client_msg_id)):
-                return repeat, False
-            raise
-        if seq is None:
-            raise errors.ChatNotFound()
-        metrics.MESSAGES_PERSISTED.inc()
-        sent = MessageView(
+        draft = MessageView(
             id=message.id,
             chat_id=chat_id,
-            seq=seq,
+            seq=0,
             sender_id=message.sender_id,
             sender_username=message.sender_username,
             body=body,
@@ -124,10 +95,55 @@ class Messages(Attachments):
             mentions=tuple(mentioned),
             attachments=tuple(files),
         )
-        await self.publisher.publish(events.MessageEvent("message", sent))
+        tenant = caller.tenant
+        root: MessageView | None = None
+        try:
+            async with self.sessions() as session:
+                if reply_to is None and not mentioned and not files:
+                    # Most sends: one statement, one round trip (queries.append), its
+                    # feed event framed with seq 0 and given the seq by that statement.
+                    draft_event = events.MessageEvent("message", draft, tenant)
+                    seq = await queries.append(
+                        session,
+                        message,
+                        self._feed_event(draft_event, at=message.created_at),
+                        tenant=tenant,
+                    )
+                else:
+                    async with session.begin():
+                        seq = await queries.append_in_transaction(
+                            session,
+                            message,
+                            tenant=tenant,
+                            reply_to=reply_to,
+                            mentions=[str(user_id) for user_id in mentioned] or None,
+                        )
+                        if seq is not None:
+                            root = await self._thread_and_mentions(
+                                session, caller, message, seq, reply_to, mentioned
+                            )
+                            if files:
+                                await self._attach(session, caller, message, seq, attachments)
+                            written = [events.MessageEvent("message", replace(draft, seq=seq))]
+                            if root is not None:
+                                written.append(events.MessageEvent("message.updated", root))
+                            await self._record(
+                                session, *written, tenant=tenant, at=message.created_at
+                            )
+        except IntegrityError:
+            # The same client_msg_id committed first; this attempt rolled back, and its seq
+            # with it, so the log has no hole.
+            if client_msg_id and (repeat := await self._repeat(caller, chat_id, client_msg_id)):
+                return repeat, False
+            raise
+        if seq is None:
+            raise errors.ChatNotFound()
+        metrics.MESSAGES_PERSISTED.inc()
+        sent = replace(draft, seq=seq)
+        await self.publisher.publish(events.MessageEvent("message", sent, tenant))
         if root is not None:
             # The root's new thread summary; the stream writes it for a seq already sent.
-            await self.publisher.publish(events.MessageEvent("message.updated", root))
+            await self.publisher.publish(events.MessageEvent("message.updated", root, tenant))
         return sent, True
 
     async def _mentioned(self, caller: Caller, chat_id: uuid.UUID, body: str) -> list[uuid.UUID]:
@@ -242,8 +258,9 @@ class Messages(Attachments):
             message = await self._own_message(session, caller, chat_id, seq)
             if message.deleted:
                 raise errors.MessageNotFound("message was deleted")
+            now = utcnow()
             message.body = body
-            message.edited_at = utcnow()
+            message.edited_at = now
             # Mentions follow the body: the ones it no longer names are no longer unread.
             mentioned = await mentions.resolve(session, chat_id, body, tenant=caller.tenant)
             message.mentions = [str(user_id) for user_id in mentioned] or None
@@ -254,7 +271,9 @@ class Messages(Attachments):
             (edited,) = await reading.views_of(
                 session, [message], caller.user_id, tenant=caller.tenant
             )
-        await self.publisher.publish(events.MessageEvent("message.updated", edited))
+            updated = events.MessageEvent("message.updated", edited, caller.tenant)
+            await self._record(session, updated, tenant=caller.tenant, at=now)
+        await self.publisher.publish(updated)
         return edited
 
     async def delete_message(self, caller: Caller, chat_id: uuid.UUID, seq: int) -> MessageView:
@@ -265,10 +284,11 @@ class Messages(Attachments):
         async with self.sessions() as session, session.begin():
             message = await self._own_message(session, caller, chat_id, seq)
             changed = not message.deleted
+            now = utcnow()
             if changed:
                 message.deleted = True
                 message.body = ""
-                message.edited_at = utcnow()
+                message.edited_at = now
                 message.mentions = None
                 session.add(message)
                 # Its reactions and mentions go with its body; its thread's replies stay.
@@ -276,8 +296,11 @@ class Messages(Attachments):
                 await mention_rows.forget(session, chat_id, seq, tenant=caller.tenant)
                 await attachment_rows.doom_message(session, chat_id, seq, tenant=caller.tenant)
             deleted = MessageView.of(message)
+            updated = events.MessageEvent("message.updated", deleted, caller.tenant)
+            if changed:
+                await self._record(session, updated, tenant=caller.tenant, at=now)
         if changed:
-            await self.publisher.publish(events.MessageEvent("message.updated", deleted))
+            await self.publisher.publish(updated)
         return deleted
 
     async def _own_message(

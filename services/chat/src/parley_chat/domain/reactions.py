@@ -90,8 +90,11 @@ class Reactions(ServiceBase):
                     session, chat_id, seq, chosen, caller.user_id, tenant=tenant
                 )
             count = await reactions.count(session, chat_id, seq, chosen, tenant=tenant)
-        if changed:
             op: Literal["add", "remove"] = "add" if add else "remove"
-            await self.publisher.publish(
-                events.ReactionEvent(chat_id, seq, chosen, caller.user_id, op, count)
+            reacted = events.ReactionEvent(
+                chat_id, seq, chosen, caller.user_id, op, count, tenant=tenant
             )
+            if changed:
+                await self._record(session, reacted, tenant=tenant, at=utcnow())
+        if changed:
+            await self.publisher.publish(reacted)

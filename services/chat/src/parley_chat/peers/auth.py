@@ -1,10 +1,10 @@
 """Chat's client of the auth service: the JWKS, and the `/internal` routes that turn
-usernames into users and give a tenant's limits (docs/internal-api.md).
+usernames into users, give a tenant's limits and resolve server keys (docs/internal-api.md).
 
 Every call shares one httpx client and goes through:
 - a time budget (`PARLEY_AUTH_TIMEOUT_SECONDS`) that covers retries, so a hung auth costs a
   caller at most that long before a 503 naming auth;
-- retries with exponential backoff and jitter, for these GETs only (they are idempotent),
+- retries with exponential backoff and jitter, for these reads only (they are idempotent),
   on connection errors and 5xx;
 - a circuit breaker (purgatory) that fails fast while auth keeps failing;
 - a TTL cache whose entries keep serving, stale, while auth is down, so sending into an
@@ -35,13 +35,14 @@ from purgatory.domain.model import OpenedState
 
 from parley_chat import metrics
 from parley_chat.domain.directory import DEFAULT_MAX_ATTACHMENT_BYTES, TenantPolicy, UserRef
-from parley_core import openapi, tokens
+from parley_core import openapi, serverkeys, tokens
 from parley_core.errors import DependencyUnavailable
 
 logger = logging.getLogger(__name__)
 
 CIRCUIT = "auth"
 JWKS_PATH = "/.well-known/jwks.json"
+SERVER_KEY_INTROSPECTION = "/internal/v1/server-keys/introspect"
 _BACKOFF_SECONDS = 0.05
 
 V = TypeVar("V")
@@ -104,6 +105,7 @@ class AuthPeer:
         retries: int,
         cache: CachePolicy,
         breaker: AsyncCircuitBreakerFactory,
+        server_key_seconds: float = 0.5,
     ) -> None:
         self._client = client
         self._headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
@@ -113,6 +115,9 @@ class AuthPeer:
         self._users: _Cache[UserRef] = _Cache(cache)
         self._policies: _Cache[TenantPolicy | None] = _Cache(cache)
         self._inflight: dict[str, asyncio.Future[TenantPolicy | None]] = {}
+        self._server_keys: _Cache[serverkeys.ServerKeyIdentity] = _Cache(
+            CachePolicy(fresh_seconds=min(server_key_seconds, 1.0), stale_seconds=0)
+        )
 
     # -- Directory -----------------------------------------------------------------------
 
@@ -128,7 +133,7 @@ class AuthPeer:
         if not missing:
             return found
         try:
-            response = await self._get(
+            response = await self._request(
                 f"/internal/v1/tenants/{tenant}/users", params={"username": missing}
             )
         except DependencyUnavailable:
@@ -172,7 +177,7 @@ class AuthPeer:
 
     async def _fetch_policy(self, tenant: str) -> TenantPolicy | None:
         try:
-            response = await self._get(f"/internal/v1/tenants/{tenant}")
+            response = await self._request(f"/internal/v1/tenants/{tenant}")
         except DependencyUnavailable:
             hit, policy = self._policies.stale(tenant)
             if not hit:
@@ -199,11 +204,39 @@ class AuthPeer:
         self._policies.put(tenant, policy)
         return policy
 
+    # -- server keys ---------------------------------------------------------------------
+
+    async def server_key(self, key: str) -> serverkeys.ServerKeyIdentity | None:
+        """The live server key's identity, as auth's introspection says, or None. A known
+        key is remembered `server_key_seconds` at most (never past 1 s, so a revocation
+        holds on every replica within a second), an unknown one not at all; no stale
+        answer serves while auth is down (503 naming auth)."""
+        digest = serverkeys.digest(key)
+        hit, identity = self._server_keys.fresh(digest)
+        if hit and identity is not None:
+            return identity
+        response = await self._request(SERVER_KEY_INTROSPECTION, json={"key": key})
+        if response.status_code == 404:
+            return None
+        body = _json(response)
+        try:
+            identity = serverkeys.ServerKeyIdentity(
+                key_id=uuid.UUID(body["id"]),
+                key_name=str(body["name"]),
+                tenant=str(body["tenant"]),
+                tenant_id=uuid.UUID(body["tenant_id"]),
+                suspended=bool(body["suspended"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DependencyUnavailable("auth") from exc
+        self._server_keys.put(digest, identity)
+        return identity
+
     # -- OpenAPI -------------------------------------------------------------------------
 
     async def public_document(self) -> dict[str, Any]:
         """Auth's public OpenAPI document, which chat merges into `/v1/openapi.json`."""
-        response = await self._get(openapi.service_document("auth"), admin=False)
+        response = await self._request(openapi.service_document("auth"), admin=False)
         if response.status_code == 404:
             raise DependencyUnavailable("auth")  # an auth older than the document
         return _json(response)
@@ -215,7 +248,7 @@ class AuthPeer:
 
         async def fetch() -> dict[str, Any]:
             try:
-                response = await self._get(JWKS_PATH, admin=False)
+                response = await self._request(JWKS_PATH, admin=False)
                 document: dict[str, Any] = _json(response)
             except DependencyUnavailable as exc:
                 raise tokens.JwksUnavailable(str(exc)) from exc
@@ -225,10 +258,16 @@ class AuthPeer:
 
     # -- transport -----------------------------------------------------------------------
 
-    async def _get(
-        self, path: str, *, params: dict[str, Any] | None = None, admin: bool = True
+    async def _request(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        admin: bool = True,
+        json: dict[str, Any] | None = None,
     ) -> httpx.Response:
-        """GET with the budget, retries and breaker; 2xx and 404 come back, the rest is
+        """GET (POST with `json`, for a call that only reads, as introspection does) with
+        the budget, retries and breaker; 2xx and 404 come back, the rest is
         DependencyUnavailable("auth")."""
         deadline = time.monotonic() + self._timeout
         headers = self._headers if admin else {}
@@ -237,8 +276,13 @@ class AuthPeer:
             try:
                 async with await self._breaker.get_breaker(CIRCUIT):
                     with _ATTEMPT_LATENCY.time():
-                        response = await self._client.get(
-                            path, params=params, headers=headers, timeout=max(remaining, 0.01)
+                        response = await self._client.request(
+                            "POST" if json is not None else "GET",
+                            path,
+                            params=params,
+                            json=json,
+                            headers=headers,
+                            timeout=max(remaining, 0.01),
                         )
                     if response.status_code >= 500:
                         raise _ServerError(response.status_code)

@@ -259,7 +259,7 @@ class ChannelsPublisher:
                 traceparent=traceparent,
             )
             frame = wire.message_frame(event.kind, message)
-            targets = [wire.chat_channel(message.chat_id)]
+            targets = [wire.chat_channel(message.chat_id), *_feed(event)]
             payload = wire.envelope(header, frame)
             sent = await self.send(payload, targets)
             # A lost `message` is superseded by the chat's next one (its gap pulls the
@@ -279,7 +279,7 @@ class ChannelsPublisher:
             frame = wire.reaction_frame(
                 event.chat_id, event.seq, event.emoji, event.user_id, event.op, event.count
             )
-            targets = [wire.chat_channel(event.chat_id)]
+            targets = [wire.chat_channel(event.chat_id), *_feed(event)]
         else:
             member = event.member
             header = wire.Header(
@@ -292,7 +292,11 @@ class ChannelsPublisher:
             frame = wire.member_frame(event.kind, event.chat_id, member)
             # The member's own channel reaches their connections that are not yet (or no
             # longer) subscribed to the chat's.
-            targets = [wire.chat_channel(event.chat_id), wire.user_channel(member.user_id)]
+            targets = [
+                wire.chat_channel(event.chat_id),
+                wire.user_channel(member.user_id),
+                *_feed(event),
+            ]
         return await self.send(wire.envelope(header, frame), targets)
 
     def _track(self, key: str, payload: bytes, targets: list[str], *, sent: bool) -> None:
@@ -345,4 +349,9 @@ _PUBLISH_FAILED = metrics.BROKER_PUBLISHES.labels(outcome="failed")
 
 
 def _chat_id(event: events.ChatEvent) -> object:
-    return event.message.chat_id if isinstance(event, events.MessageEvent) else event.chat_id
+    return events.chat_of(event)
+
+
+def _feed(event: events.ChatEvent) -> list[str]:
+    """The tenant's feed channel, in the same publish (one round trip to the broker)."""
+    return [wire.feed_channel(event.tenant)] if event.tenant else []

@@ -15,8 +15,14 @@ from typing import Annotated
 import msgspec
 
 from parley_chat.api import schemas
+from parley_chat.domain import events
 from parley_chat.domain.views import MemberView, MessageView
 from parley_core import serving
+
+
+def feed_channel(tenant: str) -> str:
+    """Where a tenant's new feed events are announced, to wake its long polls."""
+    return f"parley:feed:{tenant}"
 
 
 def chat_channel(chat_id: uuid.UUID) -> str:
@@ -133,6 +139,17 @@ def reaction_frame(
 
 def member_frame(kind: str, chat_id: uuid.UUID, member: MemberView) -> bytes:
     return _encode(_MemberFrame(kind, chat_id, schemas.MemberOut.of(member)))
+
+
+def frame_of(event: events.ChatEvent) -> bytes:
+    """The frame a domain event makes (the domain's `events.FrameEncoder`)."""
+    if isinstance(event, events.MessageEvent):
+        return message_frame(event.kind, event.message)
+    if isinstance(event, events.ReactionEvent):
+        return reaction_frame(
+            event.chat_id, event.seq, event.emoji, event.user_id, event.op, event.count
+        )
+    return member_frame(event.kind, event.chat_id, event.member)
 
 
 def typing_frame(chat_id: uuid.UUID, user_id: uuid.UUID, username: str) -> bytes:

@@ -6,6 +6,11 @@ counter and, with `chat_members.last_read_seq`, the read model of unread counts.
 reply is a message of the log whose `reply_to` names its thread's root; the root keeps
 its thread's summary (`thread_*`), updated in the reply's transaction. Reactions and
 mentions hang off a message by `(chat_id, seq)`.
+
+`events` is the tenant's outbox and feed (docs/integrations.md "The event feed"): every
+change that makes a stream frame of a kind a tenant backend sees writes its event there
+in the change's own transaction, at the tenant's next `position` (`event_positions`,
+storage/feed.py says why that order is commit order).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from parley_core.db import UTCDateTime
@@ -27,6 +33,9 @@ CHAT_TABLES = frozenset(
         "message_mentions",
         "attachments",
         "leases",
+        "events",
+        "event_positions",
+        "webhooks",
     }
 )
 
@@ -175,3 +184,63 @@ class Lease(SQLModel, table=True):
     name: str = Field(max_length=64, primary_key=True)
     holder: str = Field(max_length=64)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class FeedEvent(SQLModel, table=True):
+    """One event of a tenant's feed; `data` is its stream frame as clients receive it."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        # Retention finds the old events of every tenant by age (storage/feed.py).
+        sa.Index("ix_events_occurred_at", "occurred_at"),
+    )
+
+    tenant: str = Field(max_length=32, primary_key=True)
+    position: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True))
+    """The event's place in its tenant's feed: 1, 2, 3... in commit order, no gap."""
+    id: uuid.UUID
+    type: str = Field(max_length=16)
+    chat_id: uuid.UUID
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    data: dict[str, object] = Field(
+        sa_column=sa.Column(sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False)
+    )
+
+
+class FeedPosition(SQLModel, table=True):
+    """Each tenant's last feed `position`: its row lock orders the tenant's events."""
+
+    __tablename__ = "event_positions"
+
+    tenant: str = Field(max_length=32, primary_key=True)
+    last_position: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+
+
+class Webhook(SQLModel, table=True):
+    """A tenant's webhook, and its delivery state: the outbox cursor it has delivered up
+    to, its current retries, and which process holds it (a lease that expires, so a
+    process that dies mid-delivery is replaced; docs/integrations.md "Webhooks")."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (sa.UniqueConstraint("tenant", "name", name="uq_webhooks_tenant_name"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant: str = Field(max_length=32)
+    name: str = Field(max_length=32)
+    url: str = Field(max_length=2048)
+    events: list[str] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
+    enabled: bool = True
+    status: str = Field(max_length=8)
+    """`active`, or `failing` once one event was retried for the whole retry window."""
+    secret: str = Field(max_length=64)
+    """Signs every delivery; the server needs it in clear, so it is kept, never logged."""
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    cursor: int = Field(default=0, sa_type=sa.BigInteger)
+    """The outbox cursor delivered (or skipped, for a type not subscribed) up to."""
+    attempts: int = 0
+    """Failed attempts at the event after `cursor`; 0 when it has not failed."""
+    failing_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_owner: str | None = Field(default=None, max_length=36)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from parley_chat.storage.models import Chat, Member, Mention, Message, Reaction
+from parley_chat.storage import feed
+from parley_chat.storage.models import Chat, Member, Mention, Message, Reaction, Webhook
 from parley_core.db import UTCDateTime
 
 
@@ -157,7 +158,8 @@ class NewMessage:
 # back when the chat is missing or the sender is not a member. Sent as one statement, so
 # a send is one round trip, and always the same text, so psycopg prepares it on each
 # pooled connection after a few uses (psycopg's prepare_threshold).
-_APPEND_POSTGRES = sa.text("""
+_APPEND_POSTGRES = sa.text(
+    """
 WITH counter AS (
     UPDATE chats SET last_seq = last_seq + 1, last_activity_at = :created_at
     WHERE id = :chat_id AND tenant = :tenant AND EXISTS (
@@ -178,16 +180,22 @@ WITH counter AS (
     UPDATE chat_members SET last_read_seq = appended.seq FROM appended
     WHERE chat_members.chat_id = :chat_id AND chat_members.user_id = :sender_id
       AND chat_members.tenant = :tenant AND chat_members.last_read_seq < appended.seq
-)
+)"""
+    # The outbox row, in the same statement and so the same transaction (storage/feed.py).
+    + feed.APPEND_CTE
+    + """
 SELECT seq FROM appended
-""").bindparams(sa.bindparam("created_at", type_=UTCDateTime()))
+"""
+).bindparams(sa.bindparam("created_at", type_=UTCDateTime()))
 
 
-async def append(session: AsyncSession, message: NewMessage, *, tenant: str) -> int | None:
-    """Append `message` at its chat's next `seq` and move the sender's read marker to it,
-    as a transaction of its own (unlike the other queries here, it commits): that `seq`,
-    or None when the sender is not a member of the chat. `session` must not be in a
-    transaction yet.
+async def append(
+    session: AsyncSession, message: NewMessage, event: feed.NewEvent, *, tenant: str
+) -> int | None:
+    """Append `message` at its chat's next `seq`, move the sender's read marker to it and
+    write its `message` `event` (framed with `seq` 0) to the feed, as a transaction of its
+    own (unlike the other queries here, it commits): that `seq`, or None when the sender
+    is not a member of the chat. `session` must not be in a transaction yet.
 
     PostgreSQL does it in one statement, committed on its own (autocommit: one round
     trip, no BEGIN and COMMIT around it). SQLite has no data-modifying CTE, so there it
@@ -196,10 +204,18 @@ async def append(session: AsyncSession, message: NewMessage, *, tenant: str) -> 
     """
     if session.get_bind().dialect.name == "postgresql":
         connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        params = {**_columns(message), "tenant": tenant}
+        params = {
+            **_columns(message),
+            "tenant": tenant,
+            "event_id": event.id,
+            "event_data": event.frame.decode(),
+        }
         return (await connection.execute(_APPEND_POSTGRES, params)).scalar_one_or_none()
     async with session.begin():
-        return await append_in_transaction(session, message, tenant=tenant)
+        seq = await append_in_transaction(session, message, tenant=tenant)
+        if seq is not None:
+            await feed.record(session, [event.with_seq(seq)], tenant=tenant)
+        return seq
 
 
 async def append_in_transaction(
@@ -389,5 +405,6 @@ async def page_before(
 
 async def purge_tenant(session: AsyncSession, *, tenant: str) -> None:
     # Children first, so the purge does not depend on SQLite's foreign-key pragma.
-    for model in (Reaction, Mention, Message, Member, Chat):
+    for model in (Webhook, Reaction, Mention, Message, Member, Chat):
         await session.exec(sa.delete(model).where(col(model.tenant) == tenant))
+    await feed.purge_tenant(session, tenant=tenant)
