@@ -139,6 +139,14 @@ export class Session {
     return this.raw(method, path, body, this.accessToken);
   }
 
+  /** An authenticated call whose 401 means something else than an expired token (a wrong
+   * current password): the token is refreshed first if it is about to expire, and a 401
+   * is the answer, not a reason to refresh and repeat the call. */
+  async requestOnce(method, path, body) {
+    if (!this.accessToken || expiresWithin(this.accessToken, 30)) await this.refresh();
+    return this.raw(method, path, body, this.accessToken);
+  }
+
   async raw(method, path, body, token) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -169,5 +177,16 @@ export class Session {
       throw new ApiError(response.status, detail, payload);
     }
     return payload;
+  }
+}
+
+/** Whether a JWT's `exp` is less than `seconds` away (or unreadable: then refresh). */
+function expiresWithin(token, seconds) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const { exp } = JSON.parse(atob(payload.padEnd(payload.length + ((4 - (payload.length % 4)) % 4), "=")));
+    return typeof exp !== "number" || exp - Date.now() / 1000 < seconds;
+  } catch {
+    return true;
   }
 }
