@@ -191,8 +191,10 @@ function onReady(reconnected) {
   }
   if (reconnected) {
     loadChats(false);
-    // Edits and deletions made meanwhile are not replayed by resume: re-read the open page.
+    // Edits and deletions made meanwhile are not replayed by resume: re-read the open page
+    // and the open thread's newest replies.
     if (state.openId) loadLatest(state.openId);
+    if (threads.isOpen) threads.loadMore();
   }
 }
 
