@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from support import browser
 
@@ -24,6 +24,11 @@ def two_in_a_chat(server: browser.Embedded, new_page: NewPage, title: str) -> tu
     bob.get_by_role("button", name=title, exact=True).click()
     expect(bob.locator("#chat-title")).to_have_text(title)
     return alice, bob
+
+
+def chip(page: Page, emoji: str, count: int) -> Locator:
+    """A reaction chip, named by its emoji and count."""
+    return page.get_by_role("button", name=f"{emoji} {count}", exact=True)
 
 
 def test_a_reply_in_a_thread_is_seen_live_by_the_other(
@@ -52,7 +57,9 @@ def test_a_reply_in_a_thread_is_seen_live_by_the_other(
     expect(thread.locator(".body")).to_have_text(
         ["where shall we meet?", "at the station", "at noon then"]
     )
-    expect(alice.get_by_role("button", name="Open the thread of message 1, 2 replies")).to_be_visible()
+    expect(
+        alice.get_by_role("button", name="Open the thread of message 1, 2 replies")
+    ).to_be_visible()
     expect(alice.locator("#message-list li.reply")).to_have_count(2)
     browser.screenshot(alice, "thread", tmp_path)
     alice.get_by_role("button", name="Close the thread").click()
@@ -69,18 +76,18 @@ def test_a_reaction_changes_the_count_live_on_the_other_page(
     bob.get_by_role("button", name="Add a reaction to message 1").click()
     browser.screenshot(bob, "reaction-picker", tmp_path)
     bob.get_by_role("menuitem", name="React with 👍").click()
-    expect(bob.get_by_role("button", name="👍 1", exact=True)).to_have_attribute("aria-pressed", "true")
-    alices_chip = alice.get_by_role("button", name="👍 1", exact=True)
+    expect(chip(bob, "👍", 1)).to_have_attribute("aria-pressed", "true")
+    alices_chip = chip(alice, "👍", 1)
     expect(alices_chip).to_have_attribute("aria-pressed", "false")
 
     alices_chip.click()
-    expect(alice.get_by_role("button", name="👍 2", exact=True)).to_have_attribute("aria-pressed", "true")
-    expect(bob.get_by_role("button", name="👍 2", exact=True)).to_have_attribute("aria-pressed", "true")
+    expect(chip(alice, "👍", 2)).to_have_attribute("aria-pressed", "true")
+    expect(chip(bob, "👍", 2)).to_have_attribute("aria-pressed", "true")
 
     # bob takes his back: the count drops on both pages, and alice's own stays hers.
-    bob.get_by_role("button", name="👍 2", exact=True).click()
-    expect(bob.get_by_role("button", name="👍 1", exact=True)).to_have_attribute("aria-pressed", "false")
-    expect(alice.get_by_role("button", name="👍 1", exact=True)).to_have_attribute("aria-pressed", "true")
+    chip(bob, "👍", 2).click()
+    expect(chip(bob, "👍", 1)).to_have_attribute("aria-pressed", "false")
+    expect(chip(alice, "👍", 1)).to_have_attribute("aria-pressed", "true")
 
 
 def test_a_mention_is_completed_marked_and_counted_apart(
@@ -196,7 +203,9 @@ def test_search_jumps_to_a_message_beyond_the_loaded_page(
         ).json()
         for number in range(1, 81):
             body = "the hidden needle" if number == 3 else f"m{number}"
-            sent = http.post(f"/v1/chats/{chat['id']}/messages", json={"body": body}, headers=bearer)
+            sent = http.post(
+                f"/v1/chats/{chat['id']}/messages", json={"body": body}, headers=bearer
+            )
             assert sent.status_code == 201
 
     search = page.get_by_role("searchbox", name="Search messages")
