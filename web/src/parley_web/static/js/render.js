@@ -98,8 +98,10 @@ export function messageItem(message, { me, members, state = "sent", error, actio
       ),
     );
   }
+  // Reactions and actions share the message's last line.
+  const foot = el("div", { class: "foot" });
   if (Array.isArray(message.reactions) && message.seq && !message.deleted) {
-    item.append(reactionBar(message, { onToggle: actions.react }));
+    foot.append(reactionBar(message, { onToggle: actions.react }));
   }
   if (state === "pending") item.append(el("p", { class: "note", text: "Sending…" }));
   if (state === "failed") {
@@ -130,8 +132,9 @@ export function messageItem(message, { me, members, state = "sent", error, actio
                        "aria-label": `Delete message ${message.seq}` }),
       );
     }
-    if (tools.children.length) item.append(tools);
+    if (tools.children.length) foot.append(tools);
   }
+  if (foot.children.length) item.append(foot);
   return item;
 }
 
