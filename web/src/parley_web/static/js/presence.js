@@ -10,6 +10,7 @@ export class Presence {
     this.hooks = hooks;
     this.status = new Map(); // user id -> status
     this.missing = false;
+    this.heard = new Set(); // users a frame spoke of while a read was out: the frame is newer
     this.select = document.getElementById("status-select");
     this.select.addEventListener("change", () => this.set(this.select.value));
   }
@@ -52,6 +53,7 @@ export class Presence {
   /** The statuses of these users (at most 100 a request, as the contract allows). */
   async load(userIds) {
     if (this.missing || !userIds.length) return;
+    this.heard.clear();
     try {
       for (let start = 0; start < userIds.length; start += 100) {
         const query = userIds
@@ -59,7 +61,9 @@ export class Presence {
           .map((id) => `user_id=${encodeURIComponent(id)}`)
           .join("&");
         const { presence } = await this.hooks.session.request("GET", `/v1/presence?${query}`);
-        for (const entry of presence) this.status.set(entry.user_id, entry.status);
+        for (const entry of presence) {
+          if (!this.heard.has(entry.user_id)) this.status.set(entry.user_id, entry.status);
+        }
       }
       this.hooks.changed();
     } catch (error) {
@@ -69,6 +73,7 @@ export class Presence {
 
   /** A `presence` frame. */
   frame(frame) {
+    this.heard.add(frame.user_id);
     this.status.set(frame.user_id, frame.status);
     if (frame.user_id === this.hooks.me().id) this.showMine();
     this.hooks.changed();
