@@ -641,6 +641,7 @@ async function removeMessage(chatId, message, button) {
 }
 
 async function react(chatId, seq, emoji, on) {
+  const inThread = Boolean(document.activeElement?.closest("#thread-list"));
   const path = `/v1/chats/${chatId}/messages/${seq}/reactions/${encodeURIComponent(emoji)}`;
   try {
     await session.request(on ? "PUT" : "DELETE", path);
@@ -650,8 +651,7 @@ async function react(chatId, seq, emoji, on) {
   const held = heldMessage(chatId, seq);
   if (held) messageChanged(chatId, toggled(held, emoji, on));
   // The chip keeps the focus across the redraw, so the keyboard can toggle again.
-  const list = threads.held(chatId, seq) && document.activeElement?.closest("#thread-list") ? "thread-list" : "message-list";
-  $(list)
+  $(inThread ? "thread-list" : "message-list")
     .querySelector(`li[data-seq="${seq}"] .reaction[aria-label^="${CSS.escape(emoji)} "]`)
     ?.focus();
 }

@@ -42,6 +42,7 @@ export class Search {
   clear() {
     $("search-results").hidden = true;
     $("search-list").replaceChildren();
+    $("search-more").hidden = true;
     this.cursor = null;
   }
 
