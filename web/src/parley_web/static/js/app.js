@@ -2,6 +2,7 @@
 // framework and no build step. docs/web.md says how it is put together.
 
 import { ApiError, Session, SessionExpired } from "./api.js";
+import { Files, Uploads } from "./attachments.js";
 import { completeMentions } from "./mentions.js";
 import { People } from "./people.js";
 import { Presence } from "./presence.js";
@@ -41,6 +42,8 @@ let threads;
 let presence;
 let people;
 let search;
+let files;
+let uploads;
 
 function uuid4() {
   // crypto.randomUUID needs a secure context; getRandomValues works on plain http too.
@@ -139,6 +142,7 @@ async function enterApp() {
   await loadChats(true);
   search.detect();
   presence.start();
+  detectAttachments();
   stream = new Stream(session, { cursors, onFrame, onState: showConnection, onReady });
   stream.start();
   const wanted = new URLSearchParams(location.hash.slice(1)).get("chat");
@@ -155,6 +159,8 @@ function resetState() {
   presence.reset();
   people.reset();
   search.clear();
+  files.reset();
+  uploads.clear();
   state.chats.clear();
   state.order = [];
   state.seen.clear();
@@ -444,6 +450,7 @@ function messageNode(chatId, message, list = $("message-list")) {
   return messageItem(message, {
     me: state.me,
     members: state.chats.get(chatId)?.members,
+    files,
     actions: messageActions(chatId, message, list),
     inThread: list !== $("message-list"),
   });
@@ -484,12 +491,14 @@ function submitMessage(event) {
   event.preventDefault();
   const input = $("composer-input");
   const body = input.value;
-  if (!body.trim() || !state.openId) return;
+  if (uploads.busy || !state.openId) return; // Send waits for the uploads to finish
+  if (!body.trim() && !uploads.ready.length) return;
   input.value = "";
   const pending = {
     client_msg_id: uuid4(),
     chatId: state.openId,
     body,
+    attachmentIds: uploads.take(),
     sender_id: state.me.id,
     sender_username: state.me.username,
     created_at: new Date().toISOString(),
@@ -505,10 +514,9 @@ async function post(pending) {
   pending.state = "pending";
   placePending(pending);
   try {
-    const message = await session.request("POST", `/v1/chats/${pending.chatId}/messages`, {
-      body: pending.body,
-      client_msg_id: pending.client_msg_id,
-    });
+    const send = { body: pending.body, client_msg_id: pending.client_msg_id };
+    if (pending.attachmentIds?.length) send.attachments = pending.attachmentIds;
+    const message = await session.request("POST", `/v1/chats/${pending.chatId}/messages`, send);
     addMessages(pending.chatId, [message]);
   } catch (error) {
     if (!state.pending.has(pending.client_msg_id)) return; // the stream delivered it meanwhile
@@ -887,6 +895,19 @@ function suggestUsers(event) {
   }, 200);
 }
 
+// ---- attachments ---------------------------------------------------------------------
+
+/** The attach button shows when the server takes uploads: an empty announcement is refused
+ * with 400 or 422 by a server that has the route, 404 or 405 by one that has not. */
+async function detectAttachments() {
+  try {
+    await session.request("POST", "/v1/attachments", {});
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status === 404 || error.status === 405) return;
+  }
+  $("attach").hidden = false;
+}
+
 // ---- search results ----------------------------------------------------------------
 
 /** Open a chat at one message: older pages are read until it is held, then it is shown. */
@@ -989,6 +1010,13 @@ async function start() {
     },
   });
   people = new People(session);
+  files = new Files(session);
+  uploads = new Uploads({
+    session,
+    changed: () => {
+      $("composer").querySelector("button[type=submit]").disabled = uploads.busy;
+    },
+  });
   search = new Search({
     session,
     me: () => state.me,

@@ -44,7 +44,7 @@ export function chatItem(chat, me, { active, onOpen }) {
 
 /** One message, confirmed (`seq`) or still pending (`client_msg_id`). In a thread panel
  * (`inThread`) it has no Reply action and no thread summary: the panel is the thread. */
-export function messageItem(message, { me, members, state = "sent", error, actions, inThread = false }) {
+export function messageItem(message, { me, members, files, state = "sent", error, actions, inThread = false }) {
   const mine = message.sender_id === me.id;
   const mentioned = (message.mentions || []).includes(me.id);
   const when = new Date(message.created_at || Date.now());
@@ -89,14 +89,8 @@ export function messageItem(message, { me, members, state = "sent", error, actio
       }),
     );
   }
-  if (Array.isArray(message.attachments) && message.attachments.length) {
-    item.append(
-      el(
-        "ul",
-        { class: "attachments" },
-        message.attachments.map((a) => el("li", {}, el("a", { href: a.url, text: a.filename }))),
-      ),
-    );
+  if (Array.isArray(message.attachments) && message.attachments.length && !message.deleted && files) {
+    item.append(files.list(message));
   }
   // Reactions and actions share the message's last line.
   const foot = el("div", { class: "foot" });
