@@ -150,6 +150,11 @@ def test_the_crd_defaults_are_the_operators_and_the_auth_services() -> None:
         == defaults.limits.max_message_chars
         == auth_defaults.max_message_chars
     )
+    assert (
+        limits["maxAttachmentBytes"]["default"]
+        == defaults.limits.max_attachment_bytes
+        == auth_defaults.max_attachment_bytes
+    )
     ref = properties["admin"]["properties"]["passwordSecretRef"]["properties"]
     assert ref["key"]["default"] == spec.SecretKeyRef(name="x").key
 

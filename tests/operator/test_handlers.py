@@ -52,6 +52,7 @@ def test_applying_a_tenant_twice_creates_it_once_and_reports_ready_both_times(
         "max_users": 3,
         "messages_per_minute": 120,
         "max_message_chars": 4000,
+        "max_attachment_bytes": 26_214_400,
     }
 
 

@@ -24,7 +24,12 @@ def test_the_desired_auth_tenant_names_an_unnamed_tenant_after_its_slug() -> Non
         "display_name": "acme",
         "self_registration": True,
         "suspended": False,
-        "limits": {"max_users": 9, "messages_per_minute": 120, "max_message_chars": 4000},
+        "limits": {
+            "max_users": 9,
+            "messages_per_minute": 120,
+            "max_message_chars": 4000,
+            "max_attachment_bytes": 26_214_400,
+        },
     }
 
 

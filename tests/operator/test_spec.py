@@ -28,7 +28,12 @@ def test_camel_case_fields_become_the_typed_spec() -> None:
             "displayName": "Acme",
             "selfRegistration": True,
             "suspended": True,
-            "limits": {"maxUsers": 5, "messagesPerMinute": 6, "maxMessageChars": 7},
+            "limits": {
+                "maxUsers": 5,
+                "messagesPerMinute": 6,
+                "maxMessageChars": 7,
+                "maxAttachmentBytes": 8,
+            },
             "admin": {"username": "root", "passwordSecretRef": {"name": "pw"}},
             "somethingNewer": "ignored, as the API server would prune it",
         },
@@ -36,7 +41,7 @@ def test_camel_case_fields_become_the_typed_spec() -> None:
     assert parsed.spec.display_name == "Acme"
     assert (parsed.spec.self_registration, parsed.spec.suspended) == (True, True)
     assert parsed.spec.limits == spec.Limits(
-        max_users=5, messages_per_minute=6, max_message_chars=7
+        max_users=5, messages_per_minute=6, max_message_chars=7, max_attachment_bytes=8
     )
     assert parsed.spec.admin == spec.Admin(
         username="root", password_secret_ref=spec.SecretKeyRef(name="pw", key="password")

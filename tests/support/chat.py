@@ -58,7 +58,7 @@ def migrated(database_url: str) -> str:
 
 def truncate(database_url: str) -> None:
     """Empty the chat tables between tests; the schema and server stay."""
-    services.empty_tables(database_url, CHAT_TABLES)
+    services.empty_tables(database_url, (*CHAT_TABLES, "attachments", "leases"))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ what it was given: the chat rules, exercised without HTTP."""
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from parley_chat.domain import limits
 from parley_chat.domain.directory import TenantPolicy, UserRef
 from parley_chat.domain.events import ChatEvent
 from parley_chat.domain.service import Caller, ChatService
+from parley_chat.storage import files
 from parley_chat.storage import migrations as history
 from parley_core import db, ratelimit
 from parley_core import migrations as core_migrations
@@ -79,17 +81,19 @@ def runner_for(url: str) -> Run[object]:
             engine = db.create_engine(url)
             counter = ratelimit.MemoryCounter()
             directory, published = Directory(), Published()
-            chats = ChatService(
-                sessions=db.sessionmaker(engine),
-                directory=directory,
-                send_counter=counter,
-                action_limits=limits.Limits(counter, {}),
-                publisher=published,
-            )
-            try:
-                return await body(Scene(chats, directory, published))
-            finally:
-                await engine.dispose()
+            with tempfile.TemporaryDirectory() as attachments:
+                chats = ChatService(
+                    sessions=db.sessionmaker(engine),
+                    directory=directory,
+                    send_counter=counter,
+                    action_limits=limits.Limits(counter, {}),
+                    publisher=published,
+                    files=files.LocalStore(Path(attachments)),
+                )
+                try:
+                    return await body(Scene(chats, directory, published))
+                finally:
+                    await engine.dispose()
 
         return asyncio.run(main())
 

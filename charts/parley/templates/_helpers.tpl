@@ -276,6 +276,30 @@ Called with (dict "ctx" $ "component" "auth" "migrate" false).
   {{- /* int64: a YAML number arrives as a float, which toString writes as 1e+06. */}}
   value: {{ $value | int64 | quote }}
 {{- end }}
+{{- with $ctx.Values.objectStorage }}
+{{- if .bucket }}
+- name: PARLEY_S3_BUCKET
+  value: {{ .bucket | quote }}
+- name: PARLEY_S3_REGION
+  value: {{ .region | quote }}
+{{- with .endpoint }}
+- name: PARLEY_S3_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- if .existingSecret }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .accessKeyIdKey }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .secretAccessKeyKey }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- with $ctx.Values.config.otlpEndpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT

@@ -12,13 +12,15 @@ a tenant changed field by field, is done here too, so commands make single calls
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol, cast
 
 import httpx
 
 from parley_cli.errors import ApiError, AuthError, UsageError
 from parley_cli.shapes import (
+    Attachment,
     Chat,
     Limits,
     Member,
@@ -29,12 +31,14 @@ from parley_cli.shapes import (
     SearchResult,
     Tenant,
     TokenPair,
+    Upload,
     User,
 )
 
 __all__ = [
     "MAX_PAGE",
     "STREAM_PATH",
+    "Attachment",
     "Chat",
     "Client",
     "Credentials",
@@ -47,6 +51,7 @@ __all__ = [
     "SearchResult",
     "Tenant",
     "TokenPair",
+    "Upload",
     "User",
     "check_server_url",
     "stream_url",
@@ -218,12 +223,71 @@ class Client:
         client_msg_id: str | None = None,
         *,
         reply_to: int | None = None,
+        attachments: Sequence[str] = (),
     ) -> Message:
         payload: dict[str, Any] = {"body": body, "client_msg_id": client_msg_id}
         if reply_to is not None:
             payload["reply_to"] = reply_to
+        if attachments:
+            payload["attachments"] = list(attachments)
         path = f"/v1/chats/{_quote(chat_id)}/messages"
         return cast(Message, self._user("POST", path, dict, json=payload))
+
+    # -- attachments ----------------------------------------------------------------------
+
+    def declare_upload(self, filename: str, content_type: str, size: int) -> Upload:
+        body = {"filename": filename, "content_type": content_type, "size": size}
+        return cast(Upload, self._user("POST", "/v1/attachments", dict, json=body))
+
+    def upload(self, upload: Upload, chunks: Iterable[bytes]) -> None:
+        """Put the bytes where `upload` says: the object store's presigned URL (no token
+        of ours goes there) or this server's own upload route, as they come from `chunks`."""
+        url = upload["upload_url"]
+        try:
+            response = self._http.request(
+                upload["upload_method"],
+                url if url.startswith(("http://", "https://")) else self.server + url,
+                content=chunks,
+                headers=upload["upload_headers"],
+                timeout=httpx.Timeout(None, connect=10.0),
+            )
+        except httpx.TransportError as exc:
+            raise ApiError(f"the upload failed ({str(exc) or type(exc).__name__})") from None
+        if not response.is_success:
+            raise ApiError(f"the store refused the upload (HTTP {response.status_code})")
+
+    @contextmanager
+    def download(self, attachment_url: str) -> Iterator[httpx.Response]:
+        """The file at an attachment's `url`, streamed, never read whole: this server
+        answers with the bytes, or with a redirect to the object store, which is followed
+        without our token."""
+        credentials = self._require_credentials()
+        token = credentials.access_token()
+        target = None
+        for attempt in range(2):
+            headers = {"Authorization": f"Bearer {token}"}
+            with self._http.stream("GET", attachment_url, headers=headers) as response:
+                if response.status_code == 401 and attempt == 0:
+                    token = credentials.rotate(token, self.refresh)
+                    continue
+                if response.is_redirect:
+                    target = response.headers["location"]
+                    break
+                if not response.is_success:
+                    response.read()
+                    self._check(response)
+                yield response
+                return
+        if target is None:
+            raise AuthError("the server refused a freshly issued token; run 'parley login'")
+        with (
+            httpx.Client(timeout=httpx.Timeout(None, connect=10.0)) as store,
+            store.stream("GET", target) as found,
+        ):
+            if not found.is_success:
+                found.read()
+                self._check(found)
+            yield found
 
     def history(
         self,

@@ -448,14 +448,29 @@ class Output:
 
 
 def summary(message: api.Message) -> str:
-    """A message's thread and reactions in a few characters: `3 replies, 👍 2 🎉 1`."""
+    """A message's thread, reactions and files in a few characters:
+    `3 replies, 👍 2 🎉 1, file plan.pdf (1.2 MiB)`."""
     parts = []
     if thread := message.get("thread"):
         replies = thread["replies"]
         parts.append(f"{replies} repl{'y' if replies == 1 else 'ies'}")
     if reactions := message.get("reactions"):
         parts.append(" ".join(f"{r['emoji']} {r['count']}" for r in reactions))
+    parts += [
+        f"file {attachment['filename']} ({file_size(attachment['size'])})"
+        for attachment in message.get("attachments") or ()
+    ]
     return printable(", ".join(parts))
+
+
+def file_size(size: int) -> str:
+    """`820 B`, `12.3 KiB`, `25.0 MiB`: a file's size as people read it."""
+    amount = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if amount < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{size} B"
 
 
 _STATUS_STYLES = {"online": "green", "away": "yellow", "dnd": "red", "offline": "dim"}

@@ -66,6 +66,24 @@ class Reaction(TypedDict):
     me: bool
 
 
+class Attachment(TypedDict):
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    url: str
+    width: NotRequired[int]
+    height: NotRequired[int]
+
+
+class Upload(TypedDict):
+    id: str
+    upload_url: str
+    upload_method: str
+    upload_headers: dict[str, str]
+    expires_at: str
+
+
 class Message(TypedDict):
     id: str
     chat_id: str
@@ -81,6 +99,7 @@ class Message(TypedDict):
     thread: NotRequired[Thread | None]
     reactions: NotRequired[list[Reaction]]
     mentions: NotRequired[list[str]]
+    attachments: NotRequired[list[Attachment]]
 
 
 class Page(TypedDict):

@@ -195,6 +195,8 @@ def _tenant_state(response: httpx.Response) -> tenants.TenantState:
             max_users=limits["max_users"],
             messages_per_minute=limits["messages_per_minute"],
             max_message_chars=limits["max_message_chars"],
+            # An auth from before attachments reports none: it holds the default.
+            max_attachment_bytes=limits.get("max_attachment_bytes", 26_214_400),
         ),
         users=body["usage"]["users"],
     )

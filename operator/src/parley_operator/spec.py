@@ -68,6 +68,7 @@ class Limits(_SpecModel):
     max_users: int = Field(default=10_000, ge=1, le=1_000_000_000)
     messages_per_minute: int = Field(default=120, ge=1, le=1_000_000_000)
     max_message_chars: int = Field(default=4000, ge=1, le=100_000)
+    max_attachment_bytes: int = Field(default=26_214_400, ge=1, le=5 * 2**40)
 
 
 class SecretKeyRef(_SpecModel):

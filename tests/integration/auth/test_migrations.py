@@ -18,5 +18,5 @@ def test_migrations_leave_nothing_for_autogenerate_to_add(database_url: str) -> 
 def test_migrating_twice_changes_nothing(database_url: str) -> None:
     core_migrations.upgrade(history.PACKAGE, database_url)
     assert migrations.versions(database_url, version_table=history.VERSION_TABLE) == [
-        "0003_server_keys"
+        "0004_attachment_limits"
     ]

@@ -21,4 +21,6 @@ def test_migrations_leave_nothing_for_autogenerate_to_add(database_url: str) -> 
 
 def test_chat_keeps_its_own_migration_history(database_url: str) -> None:
     core_migrations.upgrade(history.PACKAGE, database_url)
-    assert migrations.versions(database_url, version_table=history.VERSION_TABLE) == ["0003_search"]
+    assert migrations.versions(database_url, version_table=history.VERSION_TABLE) == [
+        "0004_attachments"
+    ]

@@ -1,15 +1,17 @@
-"""`parley send`, `history`, `edit`, `delete`, `read` and `tail`: a chat's messages."""
+"""`parley send`, `download`, `history`, `edit`, `delete`, `read` and `tail`: a chat's
+messages and their files."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from parley_cli import api, lookup, output
+from parley_cli import api, files, lookup, output
 from parley_cli.commands import common
 from parley_cli.errors import UsageError
 
@@ -22,21 +24,73 @@ NewText = Annotated[
 ]
 
 
+Files = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--file",
+        "-f",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="Attach a file (repeat for more, at most 10); the text is optional then.",
+    ),
+]
+
+
 @app.command()
 def send(
     ctx: typer.Context,
     chat: common.ChatArg,
     text: Text = None,
+    file: Files = None,
     json: common.Json = False,
 ) -> None:
-    """Send a message."""
+    """Send a message, with files if given."""
+    paths = file or []
+    if not paths:
 
-    def post(client: api.Client, chat_id: str, body: str) -> api.Message:
-        # A client_msg_id makes the retry after a token refresh safe: the server answers a
-        # repeat with the stored message instead of storing it twice.
-        return client.send(chat_id, body, client_msg_id=str(uuid.uuid4()))
+        def post(client: api.Client, chat_id: str, body: str) -> api.Message:
+            # A client_msg_id makes the retry after a token refresh safe: the server answers
+            # a repeat with the stored message instead of storing it twice.
+            return client.send(chat_id, body, client_msg_id=str(uuid.uuid4()))
 
-    _post(ctx, chat, text, post, "Sent", json=json)
+        _post(ctx, chat, text, post, "Sent", json=json)
+        return
+    if len(paths) > 10:
+        raise UsageError("at most 10 files a message")
+    body = "" if text is None else common.text_or_stdin(text)
+    this = common.session(ctx)
+    client, found = this.chat(ctx, chat)
+    out = output.Output(json_mode=json)
+    ids = [files.upload(client, path, out.err) for path in paths]
+    message = client.send(found["id"], body, client_msg_id=str(uuid.uuid4()), attachments=ids)
+    out.message(message, "Sent", this.label(found))
+
+
+@app.command()
+def download(
+    ctx: typer.Context,
+    chat: common.ChatArg,
+    seq: Annotated[int, typer.Argument(min=1, help="The message's seq.")],
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out", "-o", file_okay=False, help="Where to save the files."),
+    ] = Path("."),
+) -> None:
+    """Save the files of a message (never overwriting a file already there)."""
+    this = common.session(ctx)
+    client, found = this.chat(ctx, chat)
+    page = client.history(found["id"], after_seq=seq - 1, limit=1)
+    message = next((m for m in page["messages"] if m["seq"] == seq), None)
+    if message is None:
+        raise UsageError(f"no message #{seq} in {this.label(found)}")
+    attachments = message.get("attachments") or []
+    if not attachments:
+        raise UsageError(f"message #{seq} has no files")
+    out = output.Output()
+    for attachment in attachments:
+        saved = files.download(client, attachment, out_dir, out.err)
+        out.notice(f"Saved {saved} ({output.file_size(attachment['size'])}).")
 
 
 @app.command()

@@ -29,6 +29,7 @@ class AuthTenant:
     max_users: int
     messages_per_minute: int
     max_message_chars: int
+    max_attachment_bytes: int
 
     def body(self) -> dict[str, Any]:
         return {
@@ -39,6 +40,7 @@ class AuthTenant:
                 "max_users": self.max_users,
                 "messages_per_minute": self.messages_per_minute,
                 "max_message_chars": self.max_message_chars,
+                "max_attachment_bytes": self.max_attachment_bytes,
             },
         }
 
@@ -62,6 +64,7 @@ def desired(tenant: spec.Tenant) -> AuthTenant:
         max_users=limits.max_users,
         messages_per_minute=limits.messages_per_minute,
         max_message_chars=limits.max_message_chars,
+        max_attachment_bytes=limits.max_attachment_bytes,
     )
 
 

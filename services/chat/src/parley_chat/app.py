@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any
 
 import httpx
 from litestar import Litestar, Request
 from litestar.di import NamedDependency, Provide
 
+from parley_chat.api import attachments, routes, search
 from parley_chat.api import presence as presence_routes
-from parley_chat.api import routes, search
 from parley_chat.domain import access, limits
 from parley_chat.domain import presence as presence_domain
+from parley_chat.domain.base import AttachmentPolicy
 from parley_chat.domain.service import Caller, ChatService
 from parley_chat.peers import auth as auth_peer
 from parley_chat.realtime import broker, presence_store
@@ -22,7 +28,10 @@ from parley_chat.realtime import presence as stream_presence
 from parley_chat.realtime import routes as stream_routes
 from parley_chat.realtime import tickets as stream_tickets
 from parley_chat.settings import ChatSettings
+from parley_chat.storage import files
 from parley_core import db, openapi, ratelimit, service, telemetry, tokens
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 512 * 1024
 """A message is at most 100 000 characters (the largest tenant limit), 4 bytes each in UTF-8."""
@@ -93,6 +102,11 @@ def create_app(
         send_counter=send_counter,
         action_limits=action_limits,
         publisher=publisher,
+        files=file_store(settings),
+        attachment_policy=AttachmentPolicy(
+            url_seconds=settings.attachments.url_seconds,
+            unsent_seconds=settings.attachments.unsent_seconds,
+        ),
     )
     redis_presence = (
         presence_store.RedisPresence(
@@ -161,6 +175,7 @@ def create_app(
         verifier=verifier,
         route_handlers=[
             routes.ChatsController,
+            attachments.AttachmentsController,
             search.SearchController,
             presence_routes.PresenceController,
             stream_routes.stream_handler,
@@ -180,5 +195,54 @@ def create_app(
         state={"chats": chats, "stream": stream},
         max_body_bytes=MAX_BODY_BYTES,
         plugins=[channels],
-        lifespan=[closing_auth_client, presence_hub.running],
+        lifespan=[
+            closing_auth_client,
+            presence_hub.running,
+            sweeping(chats, settings.attachments.sweep_seconds),
+        ],
     )
+
+
+def file_store(settings: ChatSettings) -> files.FileStore:
+    """The object store when a bucket is set; else files under the data directory."""
+    s3 = settings.s3
+    if s3.bucket:
+        return files.S3Store(
+            bucket=s3.bucket,
+            endpoint=s3.endpoint or None,
+            region=s3.region,
+            access_key_id=s3.access_key_id.get_secret_value() if s3.access_key_id else None,
+            secret_access_key=(
+                s3.secret_access_key.get_secret_value() if s3.secret_access_key else None
+            ),
+        )
+    return files.LocalStore(settings.attachments.dir or settings.data_dir / "attachments")
+
+
+def sweeping(
+    chats: ChatService, interval_seconds: float
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """Every replica runs the attachment sweep; the lease row lets one of them work at a
+    time (`ChatService.sweep_attachments`)."""
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[-64:]
+
+    async def sweep() -> None:
+        while True:
+            try:
+                await chats.sweep_attachments(holder, lease_seconds=interval_seconds * 3)
+            except Exception:
+                # A database or store outage: the files wait for the next round.
+                logger.exception("attachment sweep failed")
+            await asyncio.sleep(interval_seconds)
+
+    @asynccontextmanager
+    async def running(_: Litestar) -> AsyncIterator[None]:
+        task = asyncio.create_task(sweep())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+    return running

@@ -23,6 +23,16 @@ MESSAGES_PERSISTED = Counter(
     "counted).",
 )
 
+# -- attachments --------------------------------------------------------------------------
+
+ATTACHMENTS_DELETED = Counter(
+    "parley_attachments_deleted_total",
+    "Attachment files the sweep deleted, by reason: unsent (an upload never sent in a "
+    "message), message_deleted, tenant_purged.",
+    ["reason"],
+)
+ATTACHMENT_DELETION_REASONS = ("unsent", "message_deleted", "tenant_purged")
+
 # -- the stream ---------------------------------------------------------------------------
 
 STREAM_CONNECTIONS = Gauge(
@@ -159,6 +169,8 @@ def _zeros() -> None:
     RATE_LIMITED.labels(limit="messages_per_minute")
     for name in limits.NAMES:
         RATE_LIMITED.labels(limit=name)
+    for reason in ATTACHMENT_DELETION_REASONS:
+        ATTACHMENTS_DELETED.labels(reason=reason)
 
 
 _zeros()

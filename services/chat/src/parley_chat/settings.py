@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from parley_core.settings import CoreSettings, SettingsGroup
 
@@ -79,6 +80,46 @@ class PresenceSettings(SettingsGroup):
         return self
 
 
+class S3Settings(SettingsGroup):
+    """The S3-compatible object store that holds attachments in a cluster (docs/attachments.md).
+    Credentials come from `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (or the rest of
+    boto3's chain: a web identity for IRSA, an instance profile) unless set here."""
+
+    bucket: str = ""
+    """The bucket; set, attachments go to the object store by presigned URLs; empty, to
+    files under `PARLEY_ATTACHMENTS_DIR` served by chat itself (the embedded default)."""
+
+    endpoint: str = ""
+    """The store's URL, for anything but AWS S3 (`https://storage.googleapis.com`, a
+    MinIO address); empty: AWS S3 in `PARLEY_S3_REGION`."""
+
+    region: str = "us-east-1"
+    """The region requests are signed for (GCS and MinIO accept any)."""
+
+    access_key_id: SecretStr | None = None
+    """An access key id in place of `AWS_ACCESS_KEY_ID` (with `PARLEY_S3_SECRET_ACCESS_KEY`)."""
+
+    secret_access_key: SecretStr | None = None
+    """The secret of `PARLEY_S3_ACCESS_KEY_ID`."""
+
+
+class AttachmentSettings(SettingsGroup):
+    """Files sent with messages (docs/api.md "Attachments")."""
+
+    dir: Path | None = None
+    """Where files go without `PARLEY_S3_BUCKET`; empty: `attachments/` under `PARLEY_DATA_DIR`."""
+
+    url_seconds: int = Field(default=300, ge=10, le=3600)
+    """Lifetime of an upload URL and of the short-lived download URL a 302 points at."""
+
+    unsent_seconds: int = Field(default=86_400, ge=1)
+    """Uploads not sent in a message within this long are deleted (24 hours)."""
+
+    sweep_seconds: float = Field(default=300.0, gt=0)
+    """How often one replica (the holder of a lease row) deletes the files due to go:
+    unsent uploads, the files of deleted messages and of purged tenants."""
+
+
 class ChatSettings(CoreSettings):
     database_name: ClassVar[str] = "chat"
 
@@ -90,6 +131,12 @@ class ChatSettings(CoreSettings):
 
     presence: PresenceSettings = Field(default_factory=PresenceSettings)
     """Presence across replicas (`PARLEY_PRESENCE_*`)."""
+
+    s3: S3Settings = Field(default_factory=S3Settings)
+    """The object store of attachments in a cluster (`PARLEY_S3_*`)."""
+
+    attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
+    """Files sent with messages (`PARLEY_ATTACHMENTS_*`)."""
 
     message_edits_per_minute: int = Field(default=60, ge=1)
     """Edits and deletions of their own messages one user may make a minute before 429."""

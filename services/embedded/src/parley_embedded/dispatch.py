@@ -27,7 +27,13 @@ def asgi(app: Litestar) -> ASGIApp:
     return cast(ASGIApp, app)
 
 
-CHAT_PREFIXES = ("/v1/chats", "/v1/stream", "/v1/search", "/v1/presence")
+CHAT_PREFIXES = (
+    "/v1/chats",
+    "/v1/stream",
+    "/v1/search",
+    "/v1/presence",
+    "/v1/attachments",
+)
 # Chat serves the public OpenAPI document of both services (parley_core.openapi).
 CHAT_PATHS = frozenset({"/v1/openapi.json", "/v1/docs"})
 _TENANT_PATH = re.compile(r"^/internal/v1/tenants/[^/]+/?$")

@@ -96,6 +96,10 @@ class LimitsBody(msgspec.Struct):
     max_message_chars: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = (
         _DEFAULT_LIMITS.max_message_chars
     )
+    # Up to 5 TiB, the largest object one S3 PUT may not exceed anyway.
+    max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1, le=5 * 2**40)] = (
+        _DEFAULT_LIMITS.max_attachment_bytes
+    )
 
 
 class TenantBody(msgspec.Struct):
@@ -116,6 +120,7 @@ class TenantBody(msgspec.Struct):
                 self.limits.max_users,
                 self.limits.messages_per_minute,
                 self.limits.max_message_chars,
+                self.limits.max_attachment_bytes,
             ),
         )
 

@@ -44,6 +44,7 @@ class Tenants(ServiceBase):
                     max_users=spec.limits.max_users,
                     messages_per_minute=spec.limits.messages_per_minute,
                     max_message_chars=spec.limits.max_message_chars,
+                    max_attachment_bytes=spec.limits.max_attachment_bytes,
                     created_at=now,
                     updated_at=now,
                 )
@@ -86,4 +87,5 @@ def _apply(spec: TenantSpec, tenant: Tenant, now: datetime) -> None:
     tenant.max_users = spec.limits.max_users
     tenant.messages_per_minute = spec.limits.messages_per_minute
     tenant.max_message_chars = spec.limits.max_message_chars
+    tenant.max_attachment_bytes = spec.limits.max_attachment_bytes
     tenant.updated_at = now

@@ -19,6 +19,8 @@ class TenantLimits:
     max_users: int = 10_000
     messages_per_minute: int = 120
     max_message_chars: int = 4000
+    max_attachment_bytes: int = 26_214_400
+    """docs/api.md "Attachments": the largest file one upload may declare (25 MiB)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,10 @@ class TenantView:
     @classmethod
     def of(cls, tenant: Tenant, users: int) -> TenantView:
         limits = TenantLimits(
-            tenant.max_users, tenant.messages_per_minute, tenant.max_message_chars
+            tenant.max_users,
+            tenant.messages_per_minute,
+            tenant.max_message_chars,
+            tenant.max_attachment_bytes,
         )
         return views.copy_fields(cls, tenant, limits=limits, users=users)
 

@@ -28,6 +28,10 @@ class Tenant(SQLModel, table=True):
     max_users: int
     messages_per_minute: int
     max_message_chars: int
+    max_attachment_bytes: int = Field(
+        default=26_214_400,
+        sa_column=sa.Column(sa.BigInteger(), nullable=False, server_default="26214400"),
+    )
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

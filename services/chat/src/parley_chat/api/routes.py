@@ -139,6 +139,7 @@ class ChatsController(Controller):
             body=data.body,
             client_msg_id=data.client_msg_id,
             reply_to=data.reply_to,
+            attachments=data.attachments,
         )
         return Response(schemas.MessageOut.of(message), status_code=_created(created))
 

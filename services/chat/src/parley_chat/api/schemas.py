@@ -37,11 +37,43 @@ class AddMemberBody(msgspec.Struct):
 
 
 class SendBody(msgspec.Struct):
-    body: Body
+    body: Body = ""
+    """Required unless the message carries attachments."""
     client_msg_id: ClientMessageId | None = None
     reply_to: RootSeq | None = None
     """The `seq` of the thread root this message replies to (a message of the same chat
     that is not itself a reply)."""
+    attachments: Annotated[list[uuid.UUID], msgspec.Meta(max_length=10)] = msgspec.field(
+        default_factory=list
+    )
+    """Ids of the sender's complete uploads (`POST /v1/attachments`), at most 10."""
+
+
+# docs/api.md "Attachments": a name people read; the domain refuses control characters.
+Filename = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+ContentType = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=127,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$",
+    ),
+]
+
+
+class UploadBody(msgspec.Struct):
+    filename: Filename
+    content_type: ContentType
+    size: Annotated[int, msgspec.Meta(ge=0, le=5 * 2**40)]
+
+
+class UploadOut(views.Out):
+    id: uuid.UUID
+    upload_url: str
+    """Absolute for an object store; a path of this API for chat's own file store."""
+    upload_method: str
+    upload_headers: dict[str, str]
+    """Send these as they are: the upload URL's signature covers them."""
+    expires_at: datetime
 
 
 class EditBody(msgspec.Struct):
@@ -92,12 +124,14 @@ class ReactionOut(views.Out):
     """Whether the caller is among them (always false in stream frames)."""
 
 
-class AttachmentOut(views.Out):
+class AttachmentOut(views.Out, omit_defaults=True):
     id: uuid.UUID
     filename: str
     content_type: str
     size: int
     url: str
+    width: int | None = None
+    height: int | None = None
 
 
 class MessageOut(views.Out):

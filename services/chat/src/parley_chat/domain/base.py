@@ -16,8 +16,17 @@ from parley_chat.domain import errors, events, limits
 from parley_chat.domain.directory import Directory, TenantPolicy, UserRef
 from parley_chat.domain.views import Caller, ChatView
 from parley_chat.storage import mentions, queries
+from parley_chat.storage.files import FileStore
 from parley_chat.storage.models import Chat, Member
 from parley_core import ratelimit
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentPolicy:
+    url_seconds: int = 300
+    """Lifetime of upload URLs and of the download URLs a 302 points at."""
+    unsent_seconds: int = 86_400
+    """Uploads not sent within this long go in the next sweep."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +37,9 @@ class ServiceBase:
     """Counts `messages_per_minute`, the one limit each tenant sets for itself."""
     action_limits: limits.Limits
     publisher: events.Publisher
+    files: FileStore
+    """Where attachment bytes live (`storage.files`)."""
+    attachment_policy: AttachmentPolicy = AttachmentPolicy()
 
     async def get_chat(self, caller: Caller, chat_id: uuid.UUID) -> ChatView:
         async with self.sessions() as session:

@@ -20,6 +20,10 @@ class UserRef:
     username: str
 
 
+DEFAULT_MAX_ATTACHMENT_BYTES = 26_214_400
+"""docs/api.md "Attachments": a tenant's `max_attachment_bytes` unless it sets one."""
+
+
 @dataclass(frozen=True, slots=True)
 class TenantPolicy:
     """The parts of a tenant's settings that the chat rules apply."""
@@ -30,6 +34,8 @@ class TenantPolicy:
     tenant_id: uuid.UUID | None = None
     """This incarnation of the tenant: a tenant created again under its slug gets a new one."""
     created_at: datetime | None = None
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
+    """The largest file one upload may declare (docs/api.md "Attachments")."""
 
 
 class Directory(Protocol):

@@ -60,3 +60,17 @@ class LimitReached(errors.TooManyRequests):
             f"rate limit {limit} reached: at most {count} in {window_seconds} s; try again later",
             retry_after=retry_after,
         )
+
+
+class AttachmentNotFound(errors.NotFound):
+    # docs/api.md: 404 unless the caller uploaded it or is a member of a chat it was sent in.
+    detail = "attachment not found"
+
+
+class AttachmentTooLarge(errors.ApiError, status_code=413):
+    def __init__(self, limit: int):
+        super().__init__(f"size: larger than this tenant's max_attachment_bytes ({limit})")
+
+
+class UploadRefused(errors.Forbidden):
+    """docs/api.md: an expired upload URL, or a body of another size than declared."""

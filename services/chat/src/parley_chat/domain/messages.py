@@ -8,14 +8,16 @@ append, so they can never disagree with the log (docs/architecture.md).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from parley_chat import metrics
 from parley_chat.domain import errors, events, limits, mentions, reading, threads
-from parley_chat.domain.base import ServiceBase
+from parley_chat.domain.attachments import Attachments
 from parley_chat.domain.views import Caller, MessageView, Page
+from parley_chat.storage import attachments as attachment_rows
 from parley_chat.storage import mentions as mention_rows
 from parley_chat.storage import queries, reactions
 from parley_chat.storage.models import Message
@@ -28,7 +30,7 @@ SEND_WINDOW_SECONDS = 60
 """docs/api.md: `messages_per_minute` is counted per user over a minute."""
 
 
-class Messages(ServiceBase):
+class Messages(Attachments):
     async def send(
         self,
         caller: Caller,
@@ -37,11 +39,14 @@ class Messages(ServiceBase):
         body: str,
         client_msg_id: str | None,
         reply_to: int | None = None,
+        attachments: Sequence[uuid.UUID] = (),
     ) -> tuple[MessageView, bool]:
-        """Append a message (a reply to the root `reply_to`); `(message, False)` when
-        `client_msg_id` was already used."""
+        """Append a message (a reply to the root `reply_to`, with the uploads
+        `attachments`); `(message, False)` when `client_msg_id` was already used."""
         policy = await self._policy(caller)
-        _check_body(body, policy.max_message_chars)
+        # A message of files alone needs no text.
+        if body or not attachments:
+            _check_body(body, policy.max_message_chars)
         if client_msg_id is not None and (
             problem := names.control_problem(client_msg_id, multiline=True)
         ):
@@ -66,10 +71,16 @@ class Messages(ServiceBase):
             created_at=utcnow(),
         )
         mentioned = await self._mentioned(caller, chat_id, body)
+        files = []
+        if attachments:
+            # A retry of a send that was stored: its uploads are taken, by that very send.
+            if client_msg_id and (repeat := await self._repeat(caller, chat_id, client_msg_id)):
+                return repeat, False
+            files = await self._attachable(caller, attachments)
         root: MessageView | None = None
         try:
             async with self.sessions() as session:
-                if reply_to is None and not mentioned:
+                if reply_to is None and not mentioned and not files:
                     # Most sends: one statement, one round trip (queries.append).
                     seq = await queries.append(session, message, tenant=caller.tenant)
                 else:
@@ -85,6 +96,8 @@ class Messages(ServiceBase):
                             root = await self._thread_and_mentions(
                                 session, caller, message, seq, reply_to, mentioned
                             )
+                        if seq is not None and files:
+                            await self._attach(session, caller, message, seq, attachments)
         except IntegrityError:
             # The same client_msg_id committed first; this attempt rolled back, and its seq
             # with it, so the log has no hole.
@@ -109,7 +122,7 @@ class Messages(ServiceBase):
             thread=None,
             reactions=(),
             mentions=tuple(mentioned),
-            attachments=(),
+            attachments=tuple(files),
         )
         await self.publisher.publish(events.MessageEvent("message", sent))
         if root is not None:
@@ -142,6 +155,22 @@ class Messages(ServiceBase):
             )
         await mention_rows.record(session, message.chat_id, seq, mentioned, tenant=caller.tenant)
         return root
+
+    async def _attach(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        message: queries.NewMessage,
+        seq: int,
+        ids: Sequence[uuid.UUID],
+    ) -> None:
+        """In the send's transaction: tie the uploads to the message, each once. One sent
+        by a racing send meanwhile fails this one whole (its seq rolls back with it)."""
+        tied = await attachment_rows.attach(
+            session, ids, message.chat_id, seq, caller.user_id, tenant=caller.tenant
+        )
+        if tied != len(ids):
+            raise InvalidField("attachments", "an attachment was sent in another message")
 
     async def _repeat(
         self, caller: Caller, chat_id: uuid.UUID, client_msg_id: str
@@ -245,6 +274,7 @@ class Messages(ServiceBase):
                 # Its reactions and mentions go with its body; its thread's replies stay.
                 await reactions.clear(session, chat_id, seq, tenant=caller.tenant)
                 await mention_rows.forget(session, chat_id, seq, tenant=caller.tenant)
+                await attachment_rows.doom_message(session, chat_id, seq, tenant=caller.tenant)
             deleted = MessageView.of(message)
         if changed:
             await self.publisher.publish(events.MessageEvent("message.updated", deleted))

@@ -1,5 +1,6 @@
-"""Messages as one reader sees them: rows with their reactions (`me` for that reader), one
-query per page whatever its length. History, threads, edits and repeats all read here."""
+"""Messages as one reader sees them: rows with their reactions (`me` for that reader) and
+attachments, one query each per page whatever its length. History, threads, edits,
+repeats, the stream's replay and search all read here."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Sequence
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from parley_chat.domain import attachments
 from parley_chat.domain.views import MessageView, ReactionView, StoredMessage
+from parley_chat.storage import attachments as attachment_rows
 from parley_chat.storage import reactions
 
 
@@ -18,11 +21,17 @@ async def views_of(
     """`rows`, all of one chat, as `reader` sees them."""
     if not rows:
         return []
-    # A deleted message has no reactions (they go with its body), so it needs no lookup.
+    # A deleted message has no reactions or files (they go with its body): no lookup.
     seqs = [row.seq for row in rows if not row.deleted]
-    found = await reactions.summaries(session, rows[0].chat_id, seqs, reader, tenant=tenant)
+    chat_id = rows[0].chat_id
+    found = await reactions.summaries(session, chat_id, seqs, reader, tenant=tenant)
+    files = await attachment_rows.of_messages(session, chat_id, seqs, tenant=tenant)
     return [
-        MessageView.of(row, tuple(ReactionView(*summary) for summary in found.get(row.seq, ())))
+        MessageView.of(
+            row,
+            tuple(ReactionView(*summary) for summary in found.get(row.seq, ())),
+            tuple(attachments.view_of(file) for file in files.get(row.seq, ())),
+        )
         for row in rows
     ]
 

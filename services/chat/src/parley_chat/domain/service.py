@@ -19,6 +19,7 @@ from parley_chat.domain.reactions import Reactions
 from parley_chat.domain.search import Search
 from parley_chat.domain.threads import Threads
 from parley_chat.domain.views import Caller
+from parley_chat.storage import attachments as attachment_rows
 from parley_chat.storage import queries
 
 __all__ = ["Caller", "ChatService"]
@@ -44,4 +45,6 @@ class ChatService(Chats, Members, Messages, Threads, Reactions, Search):
         """docs/api.md: every chat, member and message of the tenant goes; idempotent."""
         async with self.sessions() as session, session.begin():
             await queries.purge_tenant(session, tenant=tenant)
+            # Its files go in the next sweep (domain.attachments), the rows with them.
+            await attachment_rows.doom_tenant(session, tenant=tenant)
         logger.info("tenant purged", extra={"tenant": tenant})

@@ -137,13 +137,18 @@ class ReactionView:
 
 @dataclass(frozen=True, slots=True)
 class AttachmentView:
-    """docs/api.md "Attachments"; no message carries one yet."""
+    """docs/api.md "Attachments": a file sent with a message (`domain.attachments`)."""
 
     id: uuid.UUID
     filename: str
     content_type: str
+    """As it is served: the declared type when it is on the allow-list, else
+    `application/octet-stream`."""
     size: int
     url: str
+    width: int | None = None
+    """An image's size in pixels, read from its header; None for anything else."""
+    height: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +170,12 @@ class MessageView:
     attachments: tuple[AttachmentView, ...]
 
     @classmethod
-    def of(cls, message: StoredMessage, reactions: tuple[ReactionView, ...] = ()) -> MessageView:
+    def of(
+        cls,
+        message: StoredMessage,
+        reactions: tuple[ReactionView, ...] = (),
+        attachments: tuple[AttachmentView, ...] = (),
+    ) -> MessageView:
         """The message with `reactions` as its reader sees them (`domain.reading`)."""
         thread = None
         if message.thread_replies and message.thread_last_seq and message.thread_last_at:
@@ -178,7 +188,7 @@ class MessageView:
             thread=thread,
             reactions=reactions,
             mentions=tuple(uuid.UUID(user_id) for user_id in message.mentions or ()),
-            attachments=(),
+            attachments=attachments,
         )
 
     def for_everyone(self) -> MessageView:

@@ -34,7 +34,7 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
 from parley_chat import metrics
-from parley_chat.domain.directory import TenantPolicy, UserRef
+from parley_chat.domain.directory import DEFAULT_MAX_ATTACHMENT_BYTES, TenantPolicy, UserRef
 from parley_core import openapi, tokens
 from parley_core.errors import DependencyUnavailable
 
@@ -189,6 +189,10 @@ class AuthPeer:
                     suspended=bool(body["suspended"]),
                     tenant_id=uuid.UUID(body["id"]),
                     created_at=datetime.fromisoformat(body["created_at"]),
+                    # An auth from before attachments answers without it: the default.
+                    max_attachment_bytes=int(
+                        limits.get("max_attachment_bytes", DEFAULT_MAX_ATTACHMENT_BYTES)
+                    ),
                 )
             except (KeyError, TypeError, ValueError) as exc:
                 raise DependencyUnavailable("auth") from exc

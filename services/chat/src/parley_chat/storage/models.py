@@ -19,7 +19,15 @@ from sqlmodel import Field, SQLModel
 from parley_core.db import UTCDateTime
 
 CHAT_TABLES = frozenset(
-    {"chats", "chat_members", "messages", "message_reactions", "message_mentions"}
+    {
+        "chats",
+        "chat_members",
+        "messages",
+        "message_reactions",
+        "message_mentions",
+        "attachments",
+        "leases",
+    }
 )
 
 
@@ -124,3 +132,46 @@ class Mention(SQLModel, table=True):
     user_id: uuid.UUID = Field(primary_key=True)
     seq: int = Field(primary_key=True)
     tenant: str = Field(max_length=32)
+
+
+class Attachment(SQLModel, table=True):
+    """An uploaded file (docs/api.md "Attachments"): its bytes are in the file store under
+    `key`; the row says who uploaded it, whether the upload is complete, and which message
+    it was sent in (`chat_id`, `seq`: at most once). No foreign key to the chat: the row
+    outlives its message, its chat and its tenant until the sweep has deleted the file
+    (`doomed` says why it is due)."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        # A page of messages reads its attachments by (chat_id, seq).
+        sa.Index("ix_attachments_message", "chat_id", "seq"),
+        # The sweep looks for old uploads that were never sent.
+        sa.Index("ix_attachments_created", "created_at"),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    tenant: str = Field(max_length=32)
+    uploader_id: uuid.UUID
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=127)
+    size: int = Field(sa_type=sa.BigInteger)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When the store was seen to hold exactly `size` bytes; only then may it be sent."""
+    width: int | None = None
+    height: int | None = None
+    chat_id: uuid.UUID | None = None
+    seq: int | None = None
+    doomed: str | None = Field(default=None, max_length=16)
+    """Why the file is due for deletion (`message_deleted`, `tenant_purged`), or None."""
+
+
+class Lease(SQLModel, table=True):
+    """A named job only one replica runs at a time: the holder renews it before
+    `expires_at`; another replica takes it over only after that."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(max_length=64, primary_key=True)
+    holder: str = Field(max_length=64)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
