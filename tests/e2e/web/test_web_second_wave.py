@@ -4,6 +4,8 @@ embedded server, each change seen live (or at the next look) on the other's page
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -221,3 +223,46 @@ def test_search_jumps_to_a_message_beyond_the_loaded_page(
     expect(found).to_be_in_viewport()
     expect(found.locator(".body")).to_have_text("the hidden needle")
     expect(page.locator("#chat-title")).to_have_text("Archive")
+
+
+def tiny_png(width: int, height: int) -> bytes:
+    """A valid PNG of one colour, built by hand: no imaging library needed."""
+    row = b"\x00" + b"\x1f\x5f\xbf" * width
+    raw = zlib.compress(row * height)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def test_files_sent_with_a_message_show_as_an_image_and_a_download(
+    server: browser.Embedded, new_page: NewPage, tmp_path: Path
+) -> None:
+    alice, bob = two_in_a_chat(server, new_page, "Photos")
+    attach = alice.get_by_role("button", name="Attach files")
+    expect(attach).to_be_visible()
+    alice.locator("#attach-input").set_input_files(
+        [
+            {"name": "dot.png", "mimeType": "image/png", "buffer": tiny_png(160, 100)},
+            {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"bring snacks\n"},
+        ]
+    )
+    uploads = alice.get_by_role("list", name="Files to send")
+    expect(uploads.locator('li[data-state="ready"]')).to_have_count(2)
+    browser.send(alice, "the plan")
+    expect(uploads).to_be_hidden()
+
+    image = bob.get_by_role("img", name="dot.png")
+    expect(image).to_have_attribute("width", "160")
+    expect(image).to_have_attribute("height", "100")
+    bob.wait_for_function("() => document.querySelector('#message-list img')?.naturalWidth === 160")
+    link = bob.get_by_role("link", name="Download notes.txt (13 B)")
+    with bob.expect_download() as download:
+        link.click()
+    saved = tmp_path / "notes.txt"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == b"bring snacks\n"
+    browser.screenshot(bob, "attachments", tmp_path)
