@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import FilePayload, Locator, Page, expect
 
 from support import browser
 
@@ -244,12 +244,11 @@ def test_files_sent_with_a_message_show_as_an_image_and_a_download(
     alice, bob = two_in_a_chat(server, new_page, "Photos")
     attach = alice.get_by_role("button", name="Attach files")
     expect(attach).to_be_visible()
-    alice.locator("#attach-input").set_input_files(
-        [
-            {"name": "dot.png", "mimeType": "image/png", "buffer": tiny_png(160, 100)},
-            {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"bring snacks\n"},
-        ]
-    )
+    picked: list[FilePayload] = [
+        {"name": "dot.png", "mimeType": "image/png", "buffer": tiny_png(160, 100)},
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"bring snacks\n"},
+    ]
+    alice.locator("#attach-input").set_input_files(picked)
     uploads = alice.get_by_role("list", name="Files to send")
     expect(uploads.locator('li[data-state="ready"]')).to_have_count(2)
     browser.send(alice, "the plan")
