@@ -7,6 +7,7 @@ HTTP API is in test_feed_replicas.py."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from parley_chat import metrics
 from parley_chat.domain.feed import Sealer
 from parley_chat.storage import feed
 from parley_core import db
@@ -225,5 +227,49 @@ def test_sealers_racing_on_two_replicas_give_each_event_exactly_one_position_and
         finally:
             for engine in engines:
                 await engine.dispose()
+
+    asyncio.run(main())
+
+
+async def _numbered(sessions: async_sessionmaker[AsyncSession], count: int) -> None:
+    """Wait until the feed holds `count` numbered events."""
+    deadline = time.monotonic() + 20
+    while len(await _feed(sessions)) < count:
+        assert time.monotonic() < deadline, "the events were never numbered"
+        await asyncio.sleep(0.01)
+
+
+def test_a_running_sealer_numbers_a_write_it_is_woken_for_and_sweeps_up_the_rest(
+    database_url: str,
+) -> None:
+    async def main() -> None:
+        engine = db.create_engine(database_url)
+        sessions = db.sessionmaker(engine)
+        announced = Announced()
+        try:
+            # No sweep during this part: only the wake-up can number the write.
+            woken = Sealer(sessions, announced, sweep_seconds=3600)
+            running = asyncio.create_task(woken.running())
+            await _write(sessions, "woken")
+            woken.wake(TENANT)
+            await _numbered(sessions, 1)
+            assert announced.tenants == [TENANT]
+            running.cancel()
+            # A write no sealer was woken for, as one of a replica that crashed after
+            # its commit: the sweep numbers it, and the gauge shows nothing left.
+            await _write(sessions, "orphan")
+            metrics.FEED_UNNUMBERED.set(-1)  # until a sweep reports
+            sweeping = asyncio.create_task(
+                Sealer(sessions, announced, sweep_seconds=0.05).running()
+            )
+            await _numbered(sessions, 2)
+            assert await _feed(sessions) == [(1, "woken"), (2, "orphan")]
+            deadline = time.monotonic() + 20
+            while metrics.FEED_UNNUMBERED.collect()[0].samples[0].value != 0:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+            sweeping.cancel()
+        finally:
+            await engine.dispose()
 
     asyncio.run(main())
