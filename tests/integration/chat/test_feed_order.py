@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -265,7 +266,7 @@ def test_a_running_sealer_numbers_a_write_it_is_woken_for_and_sweeps_up_the_rest
             await _numbered(sessions, 2)
             assert await _feed(sessions) == [(1, "woken"), (2, "orphan")]
             deadline = time.monotonic() + 20
-            while metrics.FEED_UNNUMBERED.collect()[0].samples[0].value != 0:
+            while REGISTRY.get_sample_value("parley_chat_feed_unnumbered_events") != 0:
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.01)
             sweeping.cancel()
