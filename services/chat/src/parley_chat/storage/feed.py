@@ -161,6 +161,10 @@ WITH ready AS (
     SELECT seq_id, row_number() OVER (ORDER BY seq_id) AS n FROM (
         SELECT seq_id FROM events
         WHERE tenant = :tenant AND position IS NULL
+          -- Only after the counter row this sealer locked: never a number it cannot record.
+          AND EXISTS (
+              SELECT 1 FROM event_positions WHERE tenant = :tenant AND last_position = :last
+          )
         ORDER BY seq_id
         LIMIT :limit
     ) AS oldest
