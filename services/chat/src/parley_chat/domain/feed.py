@@ -92,7 +92,7 @@ class Sealer:
     """Numbers committed feed events (storage/feed.py `seal`, PostgreSQL): right after this
     process's writes (`wake`, coalesced for `SEAL_DELAY_SECONDS`), before every read of
     the feed, and every `SWEEP_SECONDS` for all tenants. Any number of sealers, on any
-    number of replicas, may run at once: a tenant's take turns on its counter row."""
+    number of replicas, may run at once: a tenant's take turns on its sealer lock."""
 
     def __init__(
         self,

@@ -8,17 +8,19 @@ send path in the same statement as the message, `APPEND_CTE`) and an insertion k
 one tenant's writers no longer wait for each other. A sealer (`seal`, run by
 domain/feed.py's `Sealer`) then numbers committed events, in a transaction of its own:
 
-1. It locks the tenant's row in `event_positions` (`FOR UPDATE`), so sealers of one
-   tenant, on any replica, run one after the other. Under READ COMMITTED its next
-   statement takes a new snapshot, which sees all that the previous sealer committed.
-2. In one statement it numbers the unnumbered rows that snapshot sees, which are exactly
-   the committed ones, in `seq_id` order, from `last_position + 1` on, and moves
-   `last_position` to the last number given; then it commits.
+1. It takes the tenant's sealer lock (a transaction-level advisory lock), so sealers of
+   one tenant, on any replica, run one after the other. Under READ COMMITTED its next
+   statements take new snapshots, which see all that the previous sealer committed.
+2. It reads the tenant's `last_position` (`event_positions`) and, in one statement,
+   numbers the unnumbered rows its snapshot sees, which are exactly the committed ones,
+   in `seq_id` order, from `last_position + 1` on, and moves `last_position` to the last
+   number given; then it commits.
 
 Why a reader never sees an event appear behind its cursor: a position exists only once a
 sealer committed it, and every sealer gives numbers above all those committed before it
 (it read `last_position` under the lock the previous one held until its commit was
-visible). One sealer's numbers appear together, at its commit. So a reader that sees
+visible; a lock, not the counter row, since a tenant's first sealer has no row to lock).
+One sealer's numbers appear together, at its commit. So a reader that sees
 position N sees every position below N, and whatever is numbered later, however long ago
 its writer started, gets a number above anything a reader has seen: no gap, no
 duplicate, nothing behind a cursor. A writer's transaction that commits after a sealer's
@@ -101,10 +103,14 @@ RETURNING last_position
 
 
 async def record(session: AsyncSession, events: Sequence[NewEvent], *, tenant: str) -> None:
-    """Write `events` to the tenant's feed, in order. On PostgreSQL they are numbered once
-    committed (`seal`); on SQLite they take the tenant's next positions now."""
+    """Write `events` to the tenant's feed, in order, after the transaction's other
+    writes. On PostgreSQL they are numbered once committed (`seal`); on SQLite they take
+    the tenant's next positions now."""
     if not events:
         return
+    # Pending ORM rows go first, with whatever locks they wait for: the events' insertion
+    # key must come after them (the module docstring, on the order).
+    await session.flush()
     connection = await session.connection()
     rows: list[dict[str, Any]] = [
         {
@@ -143,28 +149,17 @@ _HAS_UNNUMBERED = sa.text(
     "SELECT EXISTS (SELECT 1 FROM events WHERE tenant = :tenant AND position IS NULL)"
 )
 
-_LOCK_COUNTER = sa.text(
-    "SELECT last_position FROM event_positions WHERE tenant = :tenant FOR UPDATE"
-)
-# A tenant's first sealer creates its row; not one that lost a race with the tenant's
-# purge, which deletes the row and the events (`purge_tenant`).
-_CREATE_COUNTER = sa.text("""
-INSERT INTO event_positions (tenant, last_position)
-SELECT CAST(:tenant AS varchar), 0 WHERE EXISTS (SELECT 1 FROM events WHERE tenant = :tenant)
-ON CONFLICT (tenant) DO NOTHING
-""")
+# Sealers of one tenant, and its purge, take turns on this lock (any replica, same
+# database); a transaction lock, so it goes at commit, once the commit is visible.
+_LOCK_TENANT = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:lock, 0))")
 
-# Locks each row it numbers: a tenant's purge deleting them waits (and `purge_tenant`
-# takes the counter row first, so the two never wait for each other in a circle).
+_LAST = sa.text("SELECT last_position FROM event_positions WHERE tenant = :tenant")
+
 _NUMBER = sa.text("""
 WITH ready AS (
     SELECT seq_id, row_number() OVER (ORDER BY seq_id) AS n FROM (
         SELECT seq_id FROM events
         WHERE tenant = :tenant AND position IS NULL
-          -- Only after the counter row this sealer locked: never a number it cannot record.
-          AND EXISTS (
-              SELECT 1 FROM event_positions WHERE tenant = :tenant AND last_position = :last
-          )
         ORDER BY seq_id
         LIMIT :limit
     ) AS oldest
@@ -173,10 +168,16 @@ WITH ready AS (
     FROM ready WHERE events.seq_id = ready.seq_id
     RETURNING events.position
 )
-UPDATE event_positions SET last_position = (SELECT max(position) FROM numbered)
-WHERE tenant = :tenant AND EXISTS (SELECT 1 FROM numbered)
+INSERT INTO event_positions (tenant, last_position)
+SELECT CAST(:tenant AS varchar), max(position) FROM numbered HAVING count(*) > 0
+ON CONFLICT (tenant) DO UPDATE SET last_position = excluded.last_position
 RETURNING last_position
 """)
+
+
+async def _lock(session: AsyncSession, *, tenant: str) -> None:
+    connection = await session.connection()
+    await connection.execute(_LOCK_TENANT, {"lock": f"parley:feed:{tenant}"})
 
 
 async def sealable(session: AsyncSession, *, tenant: str) -> bool:
@@ -188,16 +189,12 @@ async def sealable(session: AsyncSession, *, tenant: str) -> bool:
 async def seal(session: AsyncSession, *, tenant: str, limit: int) -> int:
     """Number up to `limit` of the tenant's committed, unnumbered events, oldest insert
     first, after its last position (PostgreSQL; the module docstring says how and why).
-    The tenant's counter row stays locked until the caller's transaction ends: commit
-    right after. How many were numbered."""
+    The tenant's sealer lock is held until the caller's transaction ends: commit right
+    after. How many were numbered."""
+    await _lock(session, tenant=tenant)
     connection = await session.connection()
     params = {"tenant": tenant}
-    last = (await connection.execute(_LOCK_COUNTER, params)).scalar_one_or_none()
-    if last is None:
-        await connection.execute(_CREATE_COUNTER, params)
-        last = (await connection.execute(_LOCK_COUNTER, params)).scalar_one_or_none()
-        if last is None:
-            return 0
+    last = (await connection.execute(_LAST, params)).scalar_one_or_none() or 0
     now_last = (
         await connection.execute(_NUMBER, {**params, "last": last, "limit": limit})
     ).scalar_one_or_none()
@@ -329,7 +326,8 @@ async def purge_older_than(session: AsyncSession, cutoff: datetime) -> int:
 
 
 async def purge_tenant(session: AsyncSession, *, tenant: str) -> None:
-    # The counter row first: a sealer at work holds it, and then this waits for it
-    # rather than for rows the sealer is numbering (which would deadlock).
-    for model in (FeedPosition, FeedEvent):
+    if (await session.connection()).dialect.name == "postgresql":
+        # After a sealer at work, not beside it: it would write the counter row again.
+        await _lock(session, tenant=tenant)
+    for model in (FeedEvent, FeedPosition):
         await session.exec(sa.delete(model).where(col(model.tenant) == tenant))

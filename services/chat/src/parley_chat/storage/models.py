@@ -175,8 +175,7 @@ class FeedEvent(SQLModel, table=True):
 
 
 class FeedPosition(SQLModel, table=True):
-    """Each tenant's last feed `position`: its row lock makes the tenant's sealers (or
-    SQLite's writers) take turns."""
+    """Each tenant's last feed `position`, which its sealers (or SQLite's writers) move."""
 
     __tablename__ = "event_positions"
 
