@@ -11,7 +11,7 @@ domain/feed.py's `Sealer`) then numbers committed events, in a transaction of it
 1. It takes the tenant's sealer lock (a transaction-level advisory lock), so sealers of
    one tenant, on any replica, run one after the other. Under READ COMMITTED its next
    statements take new snapshots, which see all that the previous sealer committed.
-2. It reads the tenant's `last_position` (`event_positions`) and, in one statement,
+2. In one statement it reads the tenant's `last_position` (`event_positions`),
    numbers the unnumbered rows its snapshot sees, which are exactly the committed ones,
    in `seq_id` order, from `last_position + 1` on, and moves `last_position` to the last
    number given; then it commits.
@@ -153,8 +153,9 @@ _HAS_UNNUMBERED = sa.text(
 # database); a transaction lock, so it goes at commit, once the commit is visible.
 _LOCK_TENANT = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:lock, 0))")
 
-_LAST = sa.text("SELECT last_position FROM event_positions WHERE tenant = :tenant")
-
+# One statement, which names `events` before `event_positions`: the order in which
+# everything else that takes both (a reader's `bounds`, a tenant's purge, TRUNCATE in the
+# tests) locks them, so none of them waits for the other in a circle.
 _NUMBER = sa.text("""
 WITH ready AS (
     SELECT seq_id, row_number() OVER (ORDER BY seq_id) AS n FROM (
@@ -163,15 +164,18 @@ WITH ready AS (
         ORDER BY seq_id
         LIMIT :limit
     ) AS oldest
+), last AS (
+    SELECT coalesce(max(last_position), 0) AS position FROM event_positions
+    WHERE tenant = :tenant
 ), numbered AS (
-    UPDATE events SET position = CAST(:last AS bigint) + ready.n
-    FROM ready WHERE events.seq_id = ready.seq_id
+    UPDATE events SET position = last.position + ready.n
+    FROM ready, last WHERE events.seq_id = ready.seq_id
     RETURNING events.position
 )
 INSERT INTO event_positions (tenant, last_position)
 SELECT CAST(:tenant AS varchar), max(position) FROM numbered HAVING count(*) > 0
 ON CONFLICT (tenant) DO UPDATE SET last_position = excluded.last_position
-RETURNING last_position
+RETURNING (SELECT count(*) FROM numbered)
 """)
 
 
@@ -193,12 +197,10 @@ async def seal(session: AsyncSession, *, tenant: str, limit: int) -> int:
     after. How many were numbered."""
     await _lock(session, tenant=tenant)
     connection = await session.connection()
-    params = {"tenant": tenant}
-    last = (await connection.execute(_LAST, params)).scalar_one_or_none() or 0
-    now_last = (
-        await connection.execute(_NUMBER, {**params, "last": last, "limit": limit})
+    numbered = (
+        await connection.execute(_NUMBER, {"tenant": tenant, "limit": limit})
     ).scalar_one_or_none()
-    return 0 if now_last is None else int(now_last) - int(last)
+    return numbered or 0
 
 
 async def unnumbered_tenants(session: AsyncSession) -> list[str]:
