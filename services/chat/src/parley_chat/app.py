@@ -103,12 +103,19 @@ def create_app(
     verifier = tokens.Verifier(peer.jwks_source())
     channels = broker.ResilientChannels(redis=redis, tracer=tracer)
     publisher = broker.ChannelsPublisher(channels, tracer=tracer)
+    # PostgreSQL numbers feed events after their commit (storage/feed.py); SQLite's
+    # writers number their own.
+    sealer = (
+        feed.Sealer(db.sessionmaker(backends.engine), feed_wakeups.FeedAnnouncer(publisher))
+        if backends.engine.dialect.name == "postgresql"
+        else None
+    )
     chats = ChatService(
         sessions=db.sessionmaker(backends.engine),
         directory=peer,
         send_counter=send_counter,
         action_limits=action_limits,
-        publisher=publisher,
+        publisher=feed_wakeups.SealingPublisher(publisher, sealer) if sealer else publisher,
         frames=wire.frame_of,
         files=file_store(settings),
         attachment_policy=AttachmentPolicy(
@@ -167,19 +174,23 @@ def create_app(
         presence=presence.store,
         wakeups=feed_wakeups.ChannelWakeups(channels),
         retention_seconds=settings.event_retention_seconds,
+        sealer=sealer,
     )
 
     @asynccontextmanager
-    async def purging_events(_: Litestar) -> AsyncIterator[None]:
-        task = asyncio.get_running_loop().create_task(
-            event_feed.purging(settings.event_purge_interval_seconds)
-        )
+    async def feed_tasks(_: Litestar) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(event_feed.purging(settings.event_purge_interval_seconds))]
+        if sealer is not None:
+            tasks.append(loop.create_task(sealer.running()))
         try:
             yield
         finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
 
     hooks = webhooks.Webhooks(
         sessions=db.sessionmaker(backends.engine),
@@ -253,7 +264,7 @@ def create_app(
             closing_auth_client,
             presence_hub.running,
             sweeping(chats, settings.attachments.sweep_seconds),
-            purging_events,
+            feed_tasks,
             deliverer.running,
         ],
         rpc_services=[chat_rpc.registration(chat_rpc.ChatServicer(chats, presence, peer, stream))],

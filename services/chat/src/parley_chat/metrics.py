@@ -33,6 +33,22 @@ ATTACHMENTS_DELETED = Counter(
 )
 ATTACHMENT_DELETION_REASONS = ("unsent", "message_deleted", "tenant_purged")
 
+# -- the tenant event feed ----------------------------------------------------------------
+
+FEED_UNNUMBERED = Gauge(
+    "parley_chat_feed_unnumbered_events",
+    "Committed feed events no sealer has numbered yet (PostgreSQL), as of this process's "
+    "last sweep: above 0 for more than a few sweeps means no sealer gets its work done "
+    "(docs/integrations.md).",
+    multiprocess_mode="livemax",
+)
+FEED_UNNUMBERED_AGE = Gauge(
+    "parley_chat_feed_oldest_unnumbered_seconds",
+    "How long ago the oldest feed event not yet numbered happened (0 when none), as of "
+    "this process's last sweep.",
+    multiprocess_mode="livemax",
+)
+
 # -- the stream ---------------------------------------------------------------------------
 
 STREAM_CONNECTIONS = Gauge(

@@ -1,7 +1,8 @@
 """A tenant's event feed (docs/integrations.md "The event feed"): what its backend reads
 with a server key, and what webhooks deliver. The events themselves are written by the
 changes that make them, in their own transactions (`ServiceBase._record`,
-storage/feed.py); this module reads them, long-polls for new ones and ages them out.
+storage/feed.py); this module numbers them once committed (`Sealer`, PostgreSQL), reads
+them, long-polls for new ones and ages them out.
 
 A cursor is opaque to clients: the tenant and a feed position, base64url-encoded. One of
 another tenant or one that is not a cursor is 422; one from before what retention kept
@@ -23,7 +24,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -31,6 +32,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from parley_chat import metrics
 from parley_chat.domain.presence import PresenceView
 from parley_chat.storage import feed, queries
 from parley_core.db import utcnow
@@ -44,6 +46,13 @@ MAX_WAIT_SECONDS = 30.0
 """docs/api.md: `wait` long-polls up to 30 s."""
 POLL_SECONDS = 1.0
 """How often a long poll looks at the table anyway, should a wake-up be lost."""
+SEAL_DELAY_SECONDS = 0.03
+"""How long a sealer woken by a local write waits for more writes to number together."""
+SWEEP_SECONDS = 1.0
+"""How often a sealer numbers every tenant's committed events anyway: those of writers on
+replicas that crashed before their sealer ran, or whose sealing failed."""
+SEAL_BATCH = 1000
+"""The most events one sealer transaction numbers."""
 
 
 class CursorExpired(
@@ -73,6 +82,88 @@ class Wakeups(Protocol):
         """Listen for the tenant's new events from now on: a long poll listens before
         it reads, so an event committed between its read and its wait still wakes it."""
         ...
+
+
+Announce = Callable[[str], Awaitable[None]]
+"""Tells the tenant's long polls, on every replica, that its feed grew. Must not raise."""
+
+
+class Sealer:
+    """Numbers committed feed events (storage/feed.py `seal`, PostgreSQL): right after this
+    process's writes (`wake`, coalesced for `SEAL_DELAY_SECONDS`), before every read of
+    the feed, and every `SWEEP_SECONDS` for all tenants. Any number of sealers, on any
+    number of replicas, may run at once: a tenant's take turns on its sealer lock."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        announce: Announce,
+        *,
+        delay_seconds: float = SEAL_DELAY_SECONDS,
+        sweep_seconds: float = SWEEP_SECONDS,
+    ) -> None:
+        self._sessions = sessions
+        self._announce = announce
+        self._delay = delay_seconds
+        self._sweep = sweep_seconds
+        self._pending: set[str] = set()
+        self._woken = asyncio.Event()
+
+    def wake(self, tenant: str) -> None:
+        """The tenant's events may have committed: number them soon (never blocks)."""
+        self._pending.add(tenant)
+        self._woken.set()
+
+    async def seal(self, *, tenant: str) -> int:
+        """Number the tenant's committed events now, then wake its long polls; how many."""
+        total = 0
+        while True:
+            async with self._sessions() as session:
+                if not await feed.sealable(session, tenant=tenant):
+                    break
+                await session.commit()
+                async with session.begin():
+                    numbered = await feed.seal(session, tenant=tenant, limit=SEAL_BATCH)
+            total += numbered
+            if numbered < SEAL_BATCH:
+                break
+        if total:
+            await self._announce(tenant)
+        return total
+
+    async def sweep(self) -> int:
+        """Number every tenant's committed events, and report what is left unnumbered."""
+        async with self._sessions() as session:
+            tenants = await feed.unnumbered_tenants(session)
+        total = 0
+        for tenant in tenants:
+            total += await self.seal(tenant=tenant)
+        async with self._sessions() as session:
+            left = await feed.backlog(session)
+        metrics.FEED_UNNUMBERED.set(left.events)
+        age = (utcnow() - left.oldest).total_seconds() if left.oldest is not None else 0.0
+        metrics.FEED_UNNUMBERED_AGE.set(max(age, 0.0))
+        return total
+
+    async def running(self) -> None:
+        """Seal on wake-ups and sweep, for the app's lifetime."""
+        next_sweep = time.monotonic()
+        while True:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), max(next_sweep - time.monotonic(), 0.0))
+            try:
+                if self._woken.is_set():
+                    await asyncio.sleep(self._delay)  # let more writes join this round
+                    self._woken.clear()
+                    tenants, self._pending = sorted(self._pending), set()
+                    for tenant in tenants:
+                        await self.seal(tenant=tenant)
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + self._sweep
+                    await self.sweep()
+            except Exception as exc:  # a database hiccup must not end the loop
+                logger.warning("feed sealing failed", extra={"error.type": type(exc).__name__})
+                await asyncio.sleep(self._delay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +206,9 @@ class Feed:
     presence: Presence
     wakeups: Wakeups
     retention_seconds: float
+    sealer: Sealer | None = None
+    """Numbers committed events before each read (PostgreSQL); None where writers
+    number their own (SQLite)."""
 
     async def read(
         self, *, tenant: str, after: str | None, limit: int, wait: float = 0.0
@@ -139,6 +233,9 @@ class Feed:
                 await woken(min(remaining, POLL_SECONDS))
 
     async def _page(self, position: int | None, limit: int, *, tenant: str) -> FeedPage:
+        if self.sealer is not None:
+            # A read shows what committed before it, even before the sealer's next round.
+            await self.sealer.seal(tenant=tenant)
         async with self.sessions() as session:
             start = await _start(session, position, tenant=tenant)
             stored = await feed.after(session, start, limit, tenant=tenant)
@@ -156,6 +253,8 @@ class Feed:
     ) -> list[EventView]:
         """The events after `position` as the feed shows them (`offline_member_ids`
         computed now): for a deliverer, such as webhooks, that keeps its own position."""
+        if self.sealer is not None:
+            await self.sealer.seal(tenant=tenant)
         async with self.sessions() as session:
             stored = await feed.after(session, position, limit, tenant=tenant, chat_id=chat_id)
             return await self._views(session, stored, tenant=tenant)

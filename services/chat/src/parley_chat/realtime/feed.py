@@ -6,15 +6,21 @@ Each publish of a feed event also goes to the tenant's feed channel (realtime/br
 stream's connections (Redis pub/sub, or the process's memory in the embedded default).
 A lost publish only delays a poll until its next look at the table (`feed.POLL_SECONDS`),
 and a broker that is down leaves the polls to those looks alone.
+
+On PostgreSQL an event gets its position only once a sealer numbers it (storage/feed.py):
+`SealingPublisher` wakes this process's sealer after each local write, and the sealer
+announces on the same channel once its numbers are committed (`FeedAnnouncer`), which is
+what wakes the polls that found the write's own publish too early.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-from parley_chat.domain import feed
+from parley_chat.domain import events, feed
 from parley_chat.realtime import broker, wire
 from parley_core.errors import DependencyUnavailable
 
@@ -62,3 +68,31 @@ class ChannelWakeups:
 
 async def _sleep(timeout: float) -> None:
     await asyncio.sleep(max(timeout, 0.0))
+
+
+class SealingPublisher:
+    """The domain's `events.Publisher` that also wakes the sealer for the event's tenant:
+    the event is committed, so its feed row can be numbered."""
+
+    def __init__(self, publisher: events.Publisher, sealer: feed.Sealer) -> None:
+        self._publisher = publisher
+        self._sealer = sealer
+
+    async def publish(self, event: events.ChatEvent) -> None:
+        if event.tenant:
+            self._sealer.wake(event.tenant)
+        await self._publisher.publish(event)
+
+
+_SEALED = wire.envelope(wire.Header("feed.sealed", uuid.UUID(int=0)), b"{}")
+"""What wakes a long poll after a sealer's commit; only its arrival matters."""
+
+
+class FeedAnnouncer:
+    """The domain's `feed.Announce`: a publish on the tenant's feed channel."""
+
+    def __init__(self, publisher: broker.ChannelsPublisher) -> None:
+        self._publisher = publisher
+
+    async def __call__(self, tenant: str) -> None:
+        await self._publisher.send(_SEALED, [wire.feed_channel(tenant)])

@@ -193,11 +193,24 @@ class FeedEvent(SQLModel, table=True):
     __table_args__ = (
         # Retention finds the old events of every tenant by age (storage/feed.py).
         sa.Index("ix_events_occurred_at", "occurred_at"),
+        # A feed read: one tenant's positions after a cursor. NULLs (not yet numbered)
+        # do not collide.
+        sa.Index("ux_events_position", "tenant", "position", unique=True),
     )
 
-    tenant: str = Field(max_length=32, primary_key=True)
-    position: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True))
-    """The event's place in its tenant's feed: 1, 2, 3... in commit order, no gap."""
+    seq_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+    )
+    """Insertion order: the order in which the sealer numbers committed events."""
+    tenant: str = Field(max_length=32)
+    position: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    """The event's place in its tenant's feed: 1, 2, 3... in commit order, no gap; None
+    until the sealer numbered it (PostgreSQL, storage/feed.py)."""
     id: uuid.UUID
     type: str = Field(max_length=16)
     chat_id: uuid.UUID
@@ -208,7 +221,7 @@ class FeedEvent(SQLModel, table=True):
 
 
 class FeedPosition(SQLModel, table=True):
-    """Each tenant's last feed `position`: its row lock orders the tenant's events."""
+    """Each tenant's last feed `position`, which its sealers (or SQLite's writers) move."""
 
     __tablename__ = "event_positions"
 

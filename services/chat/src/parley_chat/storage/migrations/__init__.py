@@ -11,6 +11,7 @@ VERSION_TABLE = "alembic_version_chat"
 # Importing `models` registers the chat tables on SQLModel's metadata.
 TABLES = models.CHAT_TABLES
 
-UNMODELLED = frozenset({"search_vector", "ix_messages_search"})
+UNMODELLED = frozenset({"search_vector", "ix_messages_search", "ix_events_unnumbered"})
 """Columns and indexes the history makes that the models leave out: the search index,
-which differs by backend (versions/0003_search.py). Autogenerate must not drop them."""
+which differs by backend (versions/0003_search.py), and the feed sealer's partial index
+(versions/0004_events.py). Autogenerate must not drop them."""
