@@ -23,7 +23,7 @@ from parley_auth.app import create_app as create_auth_app
 from parley_chat.app import create_app as create_chat_app
 from parley_proto.auth.v1 import auth_pb2, auth_pb2_grpc
 from support import auth, chat
-from support.attachments import png
+from support.attachments import MotoServer, png, s3_store
 from support.observability import scrape, value
 from support.parity import TRANSPORTS, Client, Endpoints, Refused, RestClient
 from support.processes import RedisProcess
@@ -558,3 +558,54 @@ def test_a_revoked_server_key_is_refused_within_a_second(
         else:
             time.sleep(0.05)
     assert outcome == "unauthenticated"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoints(
+    endpoints: Endpoints, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Endpoints]:
+    """A second chat server, keeping attachments in an S3 bucket (moto), beside the first."""
+    moto = MotoServer()
+    try:
+        settings = chat.settings(
+            tmp_path_factory.mktemp("chat-grpc-s3"),
+            database_url,
+            endpoints.auth_url,
+            grpc_port=0,
+            **s3_store(moto).overrides,
+        )
+        app = create_chat_app(settings)
+        with ServedApp(app) as served:
+            yield Endpoints(
+                endpoints.auth_url,
+                served.url,
+                endpoints.auth_grpc,
+                f"127.0.0.1:{app.state.grpc_port}",
+            )
+    finally:
+        moto.stop()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_with_an_object_store_the_download_url_is_presigned(
+    transport: str, s3_endpoints: Endpoints, admin: auth.AuthApi, database_url: str
+) -> None:
+    client = s3_endpoints.client(transport)
+    try:
+        alice, bob = people(client, admin.tenant(), 2)
+        chat_id = client.create_chat(alice.token, "group", [bob.username])["id"]
+        declared = client.create_attachment(alice.token, "dot.png", "image/png", len(PNG))
+        assert declared["upload_url"].startswith("http://127.0.0.1:")  # the bucket's
+        _upload(s3_endpoints, declared, PNG)
+        client.send(alice.token, chat_id, "", attachments=[declared["id"]])
+        found = client.attachment(bob.token, declared["id"])
+        # Absolute and signed for a short while; fetched with no credentials of ours.
+        assert found["download_url"].startswith("http://127.0.0.1:")
+        assert "X-Amz-Expires=" in found["download_url"]
+        assert found["content"] == PNG
+        if transport == "grpc":
+            assert found["attachment"]["width"] == 3
+    finally:
+        client.close()
+        chat.truncate(database_url)
+        auth.truncate(database_url)
