@@ -61,6 +61,11 @@ def as_json(message: ProtoMessage) -> dict[str, Any]:
     return data
 
 
+_OMITTED = frozenset({"parley.chat.v1.Attachment"})
+"""Messages whose REST shape leaves an unset field out instead of writing null (an
+attachment's `width` and `height`, for images only)."""
+
+
 def _nulls(message: ProtoMessage, data: dict[str, Any]) -> None:
     for field in message.DESCRIPTOR.fields:
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
@@ -74,7 +79,8 @@ def _nulls(message: ProtoMessage, data: dict[str, Any]) -> None:
                 for item, out in zip(value, data.get(field.name, []), strict=False):
                     _nulls(item, out)
         elif field.has_presence and not message.HasField(field.name):
-            data[field.name] = None
+            if message.DESCRIPTOR.full_name not in _OMITTED:
+                data[field.name] = None
         elif (
             field.message_type is not None
             and field.name in data
