@@ -253,21 +253,21 @@ def test_an_overlong_body_is_invalid_argument_naming_body(
 
 
 def test_health_and_reflection_answer(endpoints: Endpoints) -> None:
-    for target, service in [
-        (endpoints.auth_grpc, "parley.auth.v1.AuthService"),
-        (endpoints.chat_grpc, "parley.chat.v1.ChatService"),
+    for target, services in [
+        (endpoints.auth_grpc, {"parley.auth.v1.AuthService", "parley.auth.v1.TenantUserService"}),
+        (endpoints.chat_grpc, {"parley.chat.v1.ChatService", "parley.chat.v1.TenantEventService"}),
     ]:
         with grpc.insecure_channel(target) as channel:
             # The health and reflection stubs are typed loosely: Any, read by the asserts.
             checks: Any = health_pb2_grpc.HealthStub(channel)
-            for name in ("", service):
+            for name in ("", *services):
                 answer = checks.Check(health_pb2.HealthCheckRequest(service=name), timeout=10)
                 assert answer.status == health_pb2.HealthCheckResponse.SERVING
             reflection: Any = reflection_pb2_grpc.ServerReflectionStub(channel)
             request = reflection_pb2.ServerReflectionRequest(list_services="")
             (answer,) = list(reflection.ServerReflectionInfo(iter([request]), timeout=10))
             names = {found.name for found in answer.list_services_response.service}
-            assert service in names
+            assert services <= names
             assert "grpc.health.v1.Health" in names
 
 
