@@ -16,7 +16,9 @@ from support import charts
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "grpcroute-v1.json").read_text())
 SERVICES = {
     "parley.auth.v1.AuthService": "parley-auth",
+    "parley.auth.v1.TenantUserService": "parley-auth",
     "parley.chat.v1.ChatService": "parley-chat",
+    "parley.chat.v1.TenantEventService": "parley-chat",
 }
 ROUTE = ("--set", "grpc.route.enabled=true", "--set", "grpc.route.parentRefs[0].name=public")
 INGRESS = ("--set", "grpc.ingress.enabled=true")

@@ -271,6 +271,16 @@ def test_the_embedded_default_serves_both_grpc_services_on_one_port(
         )
         assert (created.created, sent.message.seq) == (True, 1)
         checks: Any = health_pb2_grpc.HealthStub(channel)
-        for service in ("parley.auth.v1.AuthService", "parley.chat.v1.ChatService"):
+        for service in (
+            "parley.auth.v1.AuthService",
+            "parley.chat.v1.ChatService",
+            "parley.auth.v1.TenantUserService",
+            "parley.chat.v1.TenantEventService",
+        ):
             answer = checks.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
             assert answer.status == health_pb2.HealthCheckResponse.SERVING
+        # The tenant backends' services are there too, and take no user's token.
+        feed = chat_pb2_grpc.TenantEventServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            feed.ListEvents(chat_pb2.ListEventsRequest(), metadata=bearer, timeout=30)
+        assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED

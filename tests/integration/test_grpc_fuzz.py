@@ -26,8 +26,11 @@ IDS = TEXT | st.uuids().map(str)
 
 
 @pytest.fixture(scope="module")
-def grpc_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GrpcClient, str, str]]:
-    """A gRPC client, a logged-in user's token and a chat of theirs, on SQLite."""
+def fuzzed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[GrpcClient, str, str, str]]:
+    """A gRPC client, a logged-in user's token, a chat of theirs and their tenant's server
+    key, on SQLite."""
     path = tmp_path_factory.mktemp("fuzz") / "parley.db"
     url = chat.migrated(auth.migrated(f"sqlite+aiosqlite:///{path}"))
     auth_app = create_auth_app(auth.settings(tmp_path_factory.mktemp("auth"), url, grpc_port=0))
@@ -44,9 +47,14 @@ def grpc_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Grpc
             token = client.login(tenant, "fuzzer", auth.PASSWORD)["access_token"]
             chat_id = client.create_chat(token, "group", [])["id"]
             try:
-                yield client, token, chat_id
+                yield client, token, chat_id, admin.server_key(tenant)
             finally:
                 client.close()
+
+
+@pytest.fixture(scope="module")
+def grpc_client(fuzzed: tuple[GrpcClient, str, str, str]) -> tuple[GrpcClient, str, str]:
+    return fuzzed[:3]
 
 
 def answered(call: object, request: object, token: str | None = None) -> None:
@@ -165,3 +173,66 @@ def test_register_never_fails_internally(
         auth_pb2.LoginRequest(tenant=tenant, username=username, password=password),
     )
     answered(client.auth.Refresh, auth_pb2.RefreshRequest(refresh_token=password))
+
+
+@HYPOTHESIS
+@given(
+    filename=TEXT,
+    content_type=TEXT | st.sampled_from(["text/plain", "image/png"]),
+    size=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    attachment_id=IDS,
+    attachments=st.lists(IDS, max_size=12),
+)
+def test_attachments_never_fail_internally(
+    grpc_client: tuple[GrpcClient, str, str],
+    filename: str,
+    content_type: str,
+    size: int,
+    attachment_id: str,
+    attachments: list[str],
+) -> None:
+    client, token, chat_id = grpc_client
+    request = chat_pb2.CreateAttachmentRequest(
+        filename=filename, content_type=content_type, size=size
+    )
+    answered(client.chat_stub.CreateAttachment, request, token)
+    answered(client.chat_stub.GetAttachment, chat_pb2.GetAttachmentRequest(id=attachment_id), token)
+    send = chat_pb2.SendMessageRequest(chat_id=chat_id, body="x", attachments=attachments)
+    answered(client.chat_stub.SendMessage, send, token)
+
+
+@HYPOTHESIS
+@given(
+    username=TEXT,
+    kind=st.none() | TEXT,
+    ttl=st.none() | INT32,
+    after=st.none() | TEXT,
+    limit=st.none() | INT32,
+    wait=st.none() | st.floats(),
+    name=TEXT,
+    url=TEXT | st.sampled_from(["https://hooks.example.com/x"]),
+    events=st.lists(TEXT, max_size=3),
+)
+def test_tenant_services_never_fail_internally(
+    fuzzed: tuple[GrpcClient, str, str, str],
+    username: str,
+    kind: str | None,
+    ttl: int | None,
+    after: str | None,
+    limit: int | None,
+    wait: float | None,
+    name: str,
+    url: str,
+    events: list[str],
+) -> None:
+    client, _, _, key = fuzzed
+    users, feed = client.tenant_users, client.tenant_events
+    answered(users.PutUser, auth_pb2.PutUserRequest(username=username, kind=kind), key)
+    answered(users.MintTokens, auth_pb2.MintTokensRequest(username=username, ttl_seconds=ttl), key)
+    # A wait is capped so a valid one does not hold the test up for long.
+    short = None if wait is None or wait > 0.05 else wait
+    answered(feed.ListEvents, chat_pb2.ListEventsRequest(after=after, limit=limit, wait=short), key)
+    if wait is not None and wait > 30:
+        answered(feed.ListEvents, chat_pb2.ListEventsRequest(wait=wait), key)
+    answered(feed.PutWebhook, chat_pb2.PutWebhookRequest(name=name, url=url, events=events), key)
+    answered(feed.DeleteWebhook, chat_pb2.DeleteWebhookRequest(name=name), key)

@@ -4,6 +4,7 @@ refusals, bad input naming its field and never an internal error."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import grpc
+import httpx
 import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -21,8 +23,9 @@ from parley_auth.app import create_app as create_auth_app
 from parley_chat.app import create_app as create_chat_app
 from parley_proto.auth.v1 import auth_pb2, auth_pb2_grpc
 from support import auth, chat
+from support.attachments import MotoServer, png, s3_store
 from support.observability import scrape, value
-from support.parity import TRANSPORTS, Client, Endpoints, Refused
+from support.parity import TRANSPORTS, Client, Endpoints, Refused, RestClient
 from support.processes import RedisProcess
 from support.servers import ServedApp
 
@@ -76,6 +79,9 @@ class Person:
 
 def people(client: Client, tenant: str, count: int) -> list[Person]:
     return [Person(client, tenant) for _ in range(count)]
+
+
+PNG = png(3, 2)
 
 
 def refused(call: Any, *args: Any, **kwargs: Any) -> Refused:
@@ -247,21 +253,21 @@ def test_an_overlong_body_is_invalid_argument_naming_body(
 
 
 def test_health_and_reflection_answer(endpoints: Endpoints) -> None:
-    for target, service in [
-        (endpoints.auth_grpc, "parley.auth.v1.AuthService"),
-        (endpoints.chat_grpc, "parley.chat.v1.ChatService"),
+    for target, services in [
+        (endpoints.auth_grpc, {"parley.auth.v1.AuthService", "parley.auth.v1.TenantUserService"}),
+        (endpoints.chat_grpc, {"parley.chat.v1.ChatService", "parley.chat.v1.TenantEventService"}),
     ]:
         with grpc.insecure_channel(target) as channel:
             # The health and reflection stubs are typed loosely: Any, read by the asserts.
             checks: Any = health_pb2_grpc.HealthStub(channel)
-            for name in ("", service):
+            for name in ("", *services):
                 answer = checks.Check(health_pb2.HealthCheckRequest(service=name), timeout=10)
                 assert answer.status == health_pb2.HealthCheckResponse.SERVING
             reflection: Any = reflection_pb2_grpc.ServerReflectionStub(channel)
             request = reflection_pb2.ServerReflectionRequest(list_services="")
             (answer,) = list(reflection.ServerReflectionInfo(iter([request]), timeout=10))
             names = {found.name for found in answer.list_services_response.service}
-            assert service in names
+            assert services <= names
             assert "grpc.health.v1.Health" in names
 
 
@@ -358,3 +364,248 @@ def test_a_services_health_follows_its_readiness_and_the_process_stays_serving(
                 assert time.monotonic() < deadline, "still SERVING without Redis"
                 time.sleep(0.2)
             assert status("") == health_pb2.HealthCheckResponse.SERVING
+
+
+# -- attachments (docs/grpc.md "Attachments": declared and described over gRPC, bytes on HTTP)
+
+
+def _upload(endpoints: Endpoints, declared: dict[str, Any], content: bytes) -> None:
+    url = declared["upload_url"]
+    response = httpx.request(
+        declared["upload_method"],
+        url if url.startswith("http") else endpoints.chat_url + url,
+        content=content,
+        headers=declared["upload_headers"],
+        timeout=30,
+    )
+    assert response.is_success, response.text
+
+
+def test_attachments_go_up_with_a_message_and_come_back_alike(
+    client: Client, admin: auth.AuthApi, endpoints: Endpoints
+) -> None:
+    alice, bob, carol = people(client, admin.tenant(), 3)
+    chat_id = client.create_chat(alice.token, "group", [bob.username])["id"]
+    content = b"the notes\n" * 100
+    declared = client.create_attachment(alice.token, "notes.txt", "text/plain", len(content))
+    assert declared["upload_method"] == "PUT"
+    assert set(declared) >= {"id", "upload_url", "upload_headers", "expires_at"}
+    _upload(endpoints, declared, content)
+    image = client.create_attachment(alice.token, "dot.png", "image/png", len(PNG))
+    _upload(endpoints, image, PNG)
+
+    sent = client.send(alice.token, chat_id, "see", attachments=[declared["id"], image["id"]])
+    assert [a["filename"] for a in sent["attachments"]] == ["notes.txt", "dot.png"]
+    [message] = client.history(bob.token, chat_id)["messages"]
+    notes, dot = message["attachments"]
+    assert notes == {
+        "id": declared["id"],
+        "filename": "notes.txt",
+        "content_type": "text/plain",
+        "size": len(content),
+        "url": f"/v1/attachments/{declared['id']}",
+    }
+    assert (dot["width"], dot["height"]) == (3, 2)
+    assert client.attachment(bob.token, declared["id"])["content"] == content
+    # Not a member of the chat it was sent in: as if it did not exist.
+    assert refused(client.attachment, carol.token, declared["id"]).kind == "not_found"
+    assert refused(client.attachment, carol.token, str(uuid.uuid4())).kind == "not_found"
+
+
+def test_attachments_a_send_may_not_carry_are_invalid_naming_attachments(
+    client: Client, admin: auth.AuthApi, endpoints: Endpoints
+) -> None:
+    alice, bob = people(client, admin.tenant(), 2)
+    chat_id = client.create_chat(alice.token, "group", [bob.username])["id"]
+    bobs = client.create_attachment(bob.token, "b.txt", "text/plain", 1)
+    _upload(endpoints, bobs, b"b")
+    unsent = client.create_attachment(alice.token, "a.txt", "text/plain", 1)
+    eleven = [str(uuid.uuid4()) for _ in range(11)]
+    for ids in (eleven, [bobs["id"]], [unsent["id"]], [str(uuid.uuid4())], ["not-a-uuid"]):
+        problem = refused(client.send, alice.token, chat_id, "x", attachments=ids)
+        assert problem.kind == "invalid", (ids, problem)
+        assert problem.field is not None
+        assert problem.field.split("[")[0] == "attachments", (ids, problem)
+    assert client.history(alice.token, chat_id)["messages"] == []
+
+
+def test_an_attachment_over_the_tenants_limit_is_refused_naming_size(
+    client: Client, admin: auth.AuthApi
+) -> None:
+    (alice,) = people(client, admin.tenant(limits={"max_attachment_bytes": 100}), 1)
+    problem = refused(client.create_attachment, alice.token, "big.bin", "text/plain", 101)
+    # REST's 413 names it in its detail; gRPC's INVALID_ARGUMENT in a BadRequest too.
+    assert problem.kind == "invalid"
+    assert problem.detail.startswith("size: ")
+    assert "max_attachment_bytes" in problem.detail
+    assert problem.field == ("size" if client.transport == "grpc" else None)
+
+
+# -- tenant backends (server keys): TenantUserService and TenantEventService
+
+
+def test_a_server_key_puts_users_and_mints_their_tokens(
+    client: Client, admin: auth.AuthApi
+) -> None:
+    tenant = admin.tenant()
+    key = admin.server_key(tenant)
+    user, created = client.put_user(key, "botty", display_name="Botty", kind="bot")
+    assert created is True
+    assert (user["username"], user["display_name"], user["kind"]) == ("botty", "Botty", "bot")
+    again, created = client.put_user(key, "botty", display_name="Bot")
+    assert (again["id"], again["display_name"], created) == (user["id"], "Bot", False)
+    pair = client.mint_tokens(key, "botty", ttl_seconds=120)
+    assert pair["expires_in"] == 120
+    assert client.me(pair["access_token"])["id"] == user["id"]
+    assert refused(client.mint_tokens, key, "nobody").kind == "not_found"
+    assert refused(client.mint_tokens, key, "botty", ttl_seconds=5).field == "ttl_seconds"
+    assert refused(client.put_user, key, "Not Valid").kind == "invalid"
+    # A user's token is no server key, and a server key is no user's token.
+    assert refused(client.put_user, pair["access_token"], "other").kind == "unauthenticated"
+    assert refused(client.me, key).kind == "unauthenticated"
+
+
+def test_the_feed_reads_the_same_events_over_both_apis(
+    client: Client, admin: auth.AuthApi, endpoints: Endpoints
+) -> None:
+    tenant = admin.tenant()
+    key = admin.server_key(tenant)
+    alice, bob = people(client, tenant, 2)
+    chat_id = client.create_chat(alice.token, "group", [bob.username])["id"]
+    client.send(alice.token, chat_id, "one")
+    rest = RestClient(endpoints.auth_url, endpoints.chat_url)
+    try:
+        first = client.events(key, limit=10)
+        assert first == rest.events(key, limit=10)
+        assert [event["type"] for event in first["events"]] == [
+            "member.joined",
+            "member.joined",
+            "message",
+        ]
+        message = first["events"][-1]
+        assert message["data"]["message"]["seq"] == 1
+        assert message["data"]["message"]["body"] == "one"
+        # A long poll: nothing yet, then the send it waits for.
+        started = time.monotonic()
+        empty = client.events(key, after=first["cursor"], wait=0.3)
+        assert empty["events"] == []
+        assert time.monotonic() - started >= 0.25
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(client.events, key, after=first["cursor"], wait=20)
+            time.sleep(0.2)  # the poll is waiting (a late start only finds it sooner)
+            client.send(bob.token, chat_id, "two")
+            woken = waiting.result(timeout=25)
+        assert [event["data"]["message"]["body"] for event in woken["events"]] == ["two"]
+        assert woken == rest.events(key, after=first["cursor"])
+        assert refused(client.events, key, wait=31).field == "wait"
+        assert refused(client.events, key, limit=0).field == "limit"
+        assert refused(client.events, key, after="garbage").kind == "invalid"
+        assert refused(client.events, alice.token).kind == "unauthenticated"
+    finally:
+        rest.close()
+
+
+def test_webhooks_are_put_listed_and_deleted_by_server_key(
+    client: Client, admin: auth.AuthApi
+) -> None:
+    tenant = admin.tenant()
+    key = admin.server_key(tenant)
+    url = "https://hooks.example.com/parley"
+    created, new = client.put_webhook(key, "ops", url=url, events=["message"])
+    assert new is True
+    assert created["secret"].startswith("whsec_")
+    assert (created["url"], created["events"], created["enabled"]) == (url, ["message"], True)
+    changed, new = client.put_webhook(key, "ops", url=url, events=["message"], enabled=False)
+    assert new is False
+    assert "secret" not in changed
+    assert changed["enabled"] is False
+    assert [(hook["name"], hook["enabled"]) for hook in client.webhooks(key)] == [("ops", False)]
+    # Another tenant's key sees none of them.
+    assert client.webhooks(admin.server_key(admin.tenant())) == []
+    problem = refused(client.put_webhook, key, "bad", url="http://127.0.0.1/", events=["message"])
+    assert (problem.kind, problem.field) == ("invalid", "url")
+    client.delete_webhook(key, "ops")
+    assert client.webhooks(key) == []
+    assert refused(client.delete_webhook, key, "ops").kind == "not_found"
+    (alice,) = people(client, tenant, 1)
+    assert refused(client.webhooks, alice.token).kind == "unauthenticated"
+
+
+def test_a_revoked_server_key_is_refused_within_a_second(
+    client: Client, admin: auth.AuthApi
+) -> None:
+    tenant = admin.tenant()
+    created = admin.http.post(
+        f"/internal/v1/tenants/{tenant}/server-keys", json={"name": "soon"}, headers=admin.admin
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+    client.put_user(key, "botty")
+    client.events(key)  # known to chat, and cached there
+    revoked = admin.http.delete(
+        f"/internal/v1/tenants/{tenant}/server-keys/{created.json()['id']}", headers=admin.admin
+    )
+    assert revoked.status_code == 204, revoked.text
+    assert refused(client.put_user, key, "botty").kind == "unauthenticated"
+    # Chat's introspection cache keeps a key at most a second (a condition, not a sleep).
+    deadline = time.monotonic() + 1.5
+    outcome = None
+    while outcome is None and time.monotonic() < deadline:
+        try:
+            client.events(key)
+        except Refused as problem:
+            outcome = problem.kind
+        else:
+            time.sleep(0.05)
+    assert outcome == "unauthenticated"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoints(
+    endpoints: Endpoints, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Endpoints]:
+    """A second chat server, keeping attachments in an S3 bucket (moto), beside the first."""
+    moto = MotoServer()
+    try:
+        settings = chat.settings(
+            tmp_path_factory.mktemp("chat-grpc-s3"),
+            database_url,
+            endpoints.auth_url,
+            grpc_port=0,
+            **s3_store(moto).overrides,
+        )
+        app = create_chat_app(settings)
+        with ServedApp(app) as served:
+            yield Endpoints(
+                endpoints.auth_url,
+                served.url,
+                endpoints.auth_grpc,
+                f"127.0.0.1:{app.state.grpc_port}",
+            )
+    finally:
+        moto.stop()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_with_an_object_store_the_download_url_is_presigned(
+    transport: str, s3_endpoints: Endpoints, admin: auth.AuthApi, database_url: str
+) -> None:
+    client = s3_endpoints.client(transport)
+    try:
+        alice, bob = people(client, admin.tenant(), 2)
+        chat_id = client.create_chat(alice.token, "group", [bob.username])["id"]
+        declared = client.create_attachment(alice.token, "dot.png", "image/png", len(PNG))
+        assert declared["upload_url"].startswith("http://127.0.0.1:")  # the bucket's
+        _upload(s3_endpoints, declared, PNG)
+        client.send(alice.token, chat_id, "", attachments=[declared["id"]])
+        found = client.attachment(bob.token, declared["id"])
+        # Absolute and signed for a short while; fetched with no credentials of ours.
+        assert found["download_url"].startswith("http://127.0.0.1:")
+        assert "X-Amz-Expires=" in found["download_url"]
+        assert found["content"] == PNG
+        if transport == "grpc":
+            assert found["attachment"]["width"] == 3
+    finally:
+        client.close()
+        chat.truncate(database_url)
+        auth.truncate(database_url)

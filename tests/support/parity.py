@@ -10,6 +10,7 @@ refusal: it fails the test.
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 import grpc
 import httpx
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -82,6 +84,16 @@ class Client(Protocol):
     def thread(self, token: str, chat_id: str, seq: int) -> dict[str, Any]: ...
     def react(self, token: str, chat_id: str, seq: int, emoji: str, *, add: bool) -> None: ...
     def search(self, token: str, q: str, **params: Any) -> dict[str, Any]: ...
+    def create_attachment(
+        self, token: str, filename: str, content_type: str, size: int
+    ) -> dict[str, Any]: ...
+    def attachment(self, token: str, attachment_id: str) -> dict[str, Any]: ...
+    def put_user(self, key: str, username: str, **body: Any) -> tuple[dict[str, Any], bool]: ...
+    def mint_tokens(self, key: str, username: str, **body: Any) -> dict[str, Any]: ...
+    def events(self, key: str, **params: Any) -> dict[str, Any]: ...
+    def put_webhook(self, key: str, name: str, **body: Any) -> tuple[dict[str, Any], bool]: ...
+    def webhooks(self, key: str) -> list[dict[str, Any]]: ...
+    def delete_webhook(self, key: str, name: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -99,6 +111,14 @@ class RestClient:
     def _call(
         self, http: httpx.Client, method: str, path: str, token: str | None = None, **kw: Any
     ) -> Any:
+        response = self._respond(http, method, path, token, **kw)
+        return response.json() if response.content else None
+
+    @staticmethod
+    def _respond(
+        http: httpx.Client, method: str, path: str, token: str | None = None, **kw: Any
+    ) -> httpx.Response:
+        """The response, or the refusal it is raised as."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = http.request(method, path, headers=headers, **kw)
         if response.status_code >= 500 and response.status_code != 503:
@@ -109,7 +129,7 @@ class RestClient:
             raise Refused(
                 _REST_KINDS[response.status_code], problem["detail"], errors[0].get("field")
             )
-        return response.json() if response.content else None
+        return response
 
     def register(self, tenant: str, username: str, password: str) -> dict[str, Any]:
         body = {"tenant": tenant, "username": username, "password": password}
@@ -193,12 +213,75 @@ class RestClient:
         )
         return result
 
+    def create_attachment(
+        self, token: str, filename: str, content_type: str, size: int
+    ) -> dict[str, Any]:
+        body = {"filename": filename, "content_type": content_type, "size": size}
+        result: dict[str, Any] = self._call(self._chat, "POST", "/v1/attachments", token, json=body)
+        return result
+
+    def attachment(self, token: str, attachment_id: str) -> dict[str, Any]:
+        """GET /v1/attachments/{id}: the bytes, or the redirect to them, followed."""
+        path = f"/v1/attachments/{attachment_id}"
+        response = self._respond(self._chat, "GET", path, token)
+        location = response.headers.get("location")
+        if location is not None:
+            response = httpx.get(location, timeout=30)
+        return {"download_url": location or path, "content": response.content}
+
+    def put_user(self, key: str, username: str, **body: Any) -> tuple[dict[str, Any], bool]:
+        response = self._respond(self._auth, "PUT", f"/v1/tenant/users/{username}", key, json=body)
+        return response.json(), response.status_code == 201
+
+    def mint_tokens(self, key: str, username: str, **body: Any) -> dict[str, Any]:
+        path = f"/v1/tenant/users/{username}/tokens"
+        result: dict[str, Any] = self._respond(self._auth, "POST", path, key, json=body).json()
+        return result
+
+    def events(self, key: str, **params: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._respond(
+            self._chat, "GET", "/v1/tenant/events", key, params=params
+        ).json()
+        return result
+
+    def put_webhook(self, key: str, name: str, **body: Any) -> tuple[dict[str, Any], bool]:
+        response = self._respond(self._chat, "PUT", f"/v1/tenant/webhooks/{name}", key, json=body)
+        return response.json(), response.status_code == 201
+
+    def webhooks(self, key: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._respond(
+            self._chat, "GET", "/v1/tenant/webhooks", key
+        ).json()["webhooks"]
+        return result
+
+    def delete_webhook(self, key: str, name: str) -> None:
+        self._respond(self._chat, "DELETE", f"/v1/tenant/webhooks/{name}", key)
+
 
 def as_dict(message: Message) -> dict[str, Any]:
     """A gRPC answer in its REST shape: the same names; unset optionals are left out."""
-    return json_format.MessageToDict(
+    data = json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+    _int64s(message, data)
+    return data
+
+
+def _int64s(message: Message, data: dict[str, Any]) -> None:
+    """64-bit integers (an attachment's `size`) are strings in proto's JSON, numbers in REST's."""
+    for field in message.DESCRIPTOR.fields:
+        value = data.get(field.name)
+        if value is None:
+            continue
+        if field.type == FieldDescriptor.TYPE_INT64:
+            data[field.name] = int(value)
+        elif field.message_type is not None and not field.message_type.GetOptions().map_entry:
+            nested = getattr(message, field.name)
+            if field.is_repeated:
+                for item, out in zip(nested, value, strict=True):
+                    _int64s(item, out)
+            elif isinstance(value, dict):  # not a Timestamp's text
+                _int64s(nested, value)
 
 
 def refusal(error: grpc.RpcError) -> Refused:
@@ -220,14 +303,19 @@ def refusal(error: grpc.RpcError) -> Refused:
 class GrpcClient:
     transport = "grpc"
 
-    def __init__(self, auth_target: str, chat_target: str) -> None:
+    def __init__(self, auth_target: str, chat_target: str, chat_url: str = "") -> None:
         self._channels = [grpc.insecure_channel(auth_target), grpc.insecure_channel(chat_target)]
         self.auth = auth_pb2_grpc.AuthServiceStub(self._channels[0])
         self.chat_stub = chat_pb2_grpc.ChatServiceStub(self._channels[1])
+        self.tenant_users = auth_pb2_grpc.TenantUserServiceStub(self._channels[0])
+        self.tenant_events = chat_pb2_grpc.TenantEventServiceStub(self._channels[1])
+        # The bytes of attachments stay on HTTP (docs/grpc.md "Attachments").
+        self.http = httpx.Client(base_url=chat_url or "http://127.0.0.1", timeout=30)
 
     def close(self) -> None:
         for channel in self._channels:
             channel.close()
+        self.http.close()
 
     @staticmethod
     def _call(method: Any, request: Message, token: str | None = None) -> Any:
@@ -312,6 +400,60 @@ class GrpcClient:
         request = chat_pb2.SearchRequest(q=q, **params)
         return as_dict(self._call(self.chat_stub.Search, request, token))
 
+    def create_attachment(
+        self, token: str, filename: str, content_type: str, size: int
+    ) -> dict[str, Any]:
+        request = chat_pb2.CreateAttachmentRequest(
+            filename=filename, content_type=content_type, size=size
+        )
+        return as_dict(self._call(self.chat_stub.CreateAttachment, request, token))
+
+    def attachment(self, token: str, attachment_id: str) -> dict[str, Any]:
+        """GetAttachment, then the bytes over HTTP from where it says (docs/grpc.md)."""
+        request = chat_pb2.GetAttachmentRequest(id=attachment_id)
+        found = as_dict(self._call(self.chat_stub.GetAttachment, request, token))
+        url = found["download_url"]
+        if url.startswith("/"):
+            content = self.http.get(url, headers={"Authorization": f"Bearer {token}"})
+        else:
+            content = httpx.get(url, timeout=30)
+        assert content.status_code == 200, content.text
+        return {**found, "content": content.content}
+
+    def put_user(self, key: str, username: str, **body: Any) -> tuple[dict[str, Any], bool]:
+        request = auth_pb2.PutUserRequest(username=username, **body)
+        answer = self._call(self.tenant_users.PutUser, request, key)
+        return as_dict(answer.user), answer.created
+
+    def mint_tokens(self, key: str, username: str, **body: Any) -> dict[str, Any]:
+        request = auth_pb2.MintTokensRequest(username=username, **body)
+        return as_dict(self._call(self.tenant_users.MintTokens, request, key).token_pair)
+
+    def events(self, key: str, **params: Any) -> dict[str, Any]:
+        """ListEvents in REST's shape: each event's JSON `data` read back into an object."""
+        request = chat_pb2.ListEventsRequest(**params)
+        answer = as_dict(self._call(self.tenant_events.ListEvents, request, key))
+        for event in answer.get("events", []):
+            event["data"] = json.loads(event["data"])
+        return {"events": answer.get("events", []), "cursor": answer["cursor"]}
+
+    def put_webhook(self, key: str, name: str, **body: Any) -> tuple[dict[str, Any], bool]:
+        request = chat_pb2.PutWebhookRequest(name=name, **body)
+        answer = self._call(self.tenant_events.PutWebhook, request, key)
+        webhook = as_dict(answer.webhook)
+        if answer.HasField("secret"):
+            webhook["secret"] = answer.secret
+        return webhook, answer.created
+
+    def webhooks(self, key: str) -> list[dict[str, Any]]:
+        request = chat_pb2.ListWebhooksRequest()
+        answer = self._call(self.tenant_events.ListWebhooks, request, key)
+        return [as_dict(webhook) for webhook in answer.webhooks]
+
+    def delete_webhook(self, key: str, name: str) -> None:
+        request = chat_pb2.DeleteWebhookRequest(name=name)
+        self._call(self.tenant_events.DeleteWebhook, request, key)
+
 
 @dataclass(frozen=True)
 class Endpoints:
@@ -325,7 +467,7 @@ class Endpoints:
     def client(self, transport: str) -> Client:
         if transport == "rest":
             return RestClient(self.auth_url, self.chat_url)
-        return GrpcClient(self.auth_grpc, self.chat_grpc)
+        return GrpcClient(self.auth_grpc, self.chat_grpc, self.chat_url)
 
 
 class Subscription:

@@ -359,7 +359,9 @@ client at the public address can check health and list chat's API with grpcurl.
 {{- define "parley.grpcServices" -}}
 {{- list
   (dict "service" "parley.auth.v1.AuthService" "component" "auth")
+  (dict "service" "parley.auth.v1.TenantUserService" "component" "auth")
   (dict "service" "parley.chat.v1.ChatService" "component" "chat")
+  (dict "service" "parley.chat.v1.TenantEventService" "component" "chat")
   (dict "service" "grpc.health.v1.Health" "component" "chat")
   (dict "service" "grpc.reflection.v1.ServerReflection" "component" "chat")
   (dict "service" "grpc.reflection.v1alpha.ServerReflection" "component" "chat")

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 import grpc
+import httpx
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message as ProtoMessage
 
 from parley_cli import api
@@ -59,17 +61,26 @@ def as_json(message: ProtoMessage) -> dict[str, Any]:
     return data
 
 
+_OMITTED = frozenset({"parley.chat.v1.Attachment"})
+"""Messages whose REST shape leaves an unset field out instead of writing null (an
+attachment's `width` and `height`, for images only)."""
+
+
 def _nulls(message: ProtoMessage, data: dict[str, Any]) -> None:
     for field in message.DESCRIPTOR.fields:
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             continue
+        if field.type == FieldDescriptor.TYPE_INT64 and field.name in data:
+            # JSON's mapping writes 64-bit integers as strings; REST has numbers (`size`).
+            data[field.name] = int(data[field.name])
         value = getattr(message, field.name)
         if field.is_repeated:
             if field.message_type is not None:
                 for item, out in zip(value, data.get(field.name, []), strict=False):
                     _nulls(item, out)
         elif field.has_presence and not message.HasField(field.name):
-            data[field.name] = None
+            if message.DESCRIPTOR.full_name not in _OMITTED:
+                data[field.name] = None
         elif (
             field.message_type is not None
             and field.name in data
@@ -253,12 +264,42 @@ class GrpcClient(api.Client):
         reply_to: int | None = None,
         attachments: Sequence[str] = (),
     ) -> api.Message:
-        if attachments:
-            raise ApiError("attachments are sent over the HTTP API only, for now")
         request = chat_pb2.SendMessageRequest(
-            chat_id=chat_id, body=body, client_msg_id=client_msg_id, reply_to=reply_to
+            chat_id=chat_id,
+            body=body,
+            client_msg_id=client_msg_id,
+            reply_to=reply_to,
+            attachments=attachments,
         )
         return cast(api.Message, as_json(self._as_user(self._chat.SendMessage, request).message))
+
+    # -- attachments: declared and described over gRPC, the bytes over HTTP ----------------
+
+    def declare_upload(self, filename: str, content_type: str, size: int) -> api.Upload:
+        request = chat_pb2.CreateAttachmentRequest(
+            filename=filename, content_type=content_type, size=size
+        )
+        return cast(api.Upload, as_json(self._as_user(self._chat.CreateAttachment, request)))
+
+    @contextlib.contextmanager
+    def download(self, attachment_url: str) -> Iterator[httpx.Response]:
+        """The file of an attachment's `url`: GetAttachment says where its bytes are, an
+        object store's presigned URL (fetched without our token) or chat's own route."""
+        attachment_id = attachment_url.rstrip("/").rpartition("/")[2]
+        request = chat_pb2.GetAttachmentRequest(id=attachment_id)
+        found = self._as_user(self._chat.GetAttachment, request)
+        if not found.download_url.startswith(("http://", "https://")):
+            with super().download(found.download_url) as response:
+                yield response
+            return
+        with (
+            httpx.Client(timeout=httpx.Timeout(None, connect=10.0)) as store,
+            store.stream("GET", found.download_url) as response,
+        ):
+            if not response.is_success:
+                response.read()
+                self._check(response)
+            yield response
 
     def history(
         self,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from e2e.cli.harness import Cli
 
+CLI_TRANSPORTS = ["http", "grpc"]
+
 
 def _rows(text: str) -> list[list[str]]:
     return [line.split("\t") for line in text.splitlines()]

@@ -127,3 +127,30 @@ def test_an_optional_number_out_of_range_is_refused_naming_it() -> None:
     with pytest.raises(InvalidField) as caught:
         rpc.in_range("limit", 0, 1, 200)
     assert caught.value.field == "limit"
+
+
+class Upload(msgspec.Struct):
+    filename: str
+    content_type: str
+    size: int
+
+
+def test_a_64_bit_number_is_decoded_as_the_number_rest_takes() -> None:
+    # The proto3 JSON mapping writes int64 as text; the REST body wants a number.
+    request = chat_pb2.CreateAttachmentRequest(
+        filename="a.bin", content_type="text/plain", size=5 * 2**40
+    )
+    assert rpc.decode(request, Upload) == Upload("a.bin", "text/plain", 5 * 2**40)
+
+
+class TooLarge(ApiError, status_code=413):
+    field = "size"
+
+
+def test_a_too_large_refusal_is_invalid_argument_naming_what_is_too_large() -> None:
+    status = rpc.status_of(TooLarge("size: larger than 100"))
+    assert status.code is grpc.StatusCode.INVALID_ARGUMENT
+    _, found = _details(status)
+    (violation,) = found["BadRequest"].field_violations
+    assert (violation.field, violation.description) == ("size", "size: larger than 100")
+    assert found["ErrorInfo"].reason == "TOO_LARGE"

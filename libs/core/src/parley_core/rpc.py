@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import grpc
 import msgspec
 from google.protobuf import duration_pb2, json_format
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -42,7 +43,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from prometheus_client import Counter, Histogram
 from sqlalchemy import exc as sa_exc
 
-from parley_core import tokens, web
+from parley_core import serverkeys, tokens, web
 from parley_core.errors import ApiError, DependencyUnavailable, InvalidField, TooManyRequests
 
 logger = logging.getLogger(__name__)
@@ -63,11 +64,17 @@ Body = TypeVar("Body")
 Reply = TypeVar("Reply", bound=Message)
 
 _CLAIMS: ContextVar[tokens.AccessClaims] = ContextVar("parley_rpc_claims")
+_SERVER_KEY: ContextVar[serverkeys.ServerKeyIdentity] = ContextVar("parley_rpc_server_key")
 
 
 def claims() -> tokens.AccessClaims:
     """The verified caller of the current call (the edge set it before the method ran)."""
     return _CLAIMS.get()
+
+
+def server_key() -> serverkeys.ServerKeyIdentity:
+    """The calling server key of a tenant backend's call (a `server_keys` registration)."""
+    return _SERVER_KEY.get()
 
 
 # -- servers -------------------------------------------------------------------------------
@@ -87,7 +94,11 @@ class Registration:
     that clients resume on another replica (docs/grpc.md "Subscribe")."""
     verifier: tokens.Verifier | None = None
     """Verifies the access tokens of its calls: the service's REST verifier, set by
-    `parley_core.service.service_app` (server keys will have their hook beside it)."""
+    `parley_core.service.service_app`."""
+    server_keys: serverkeys.KeyResolver | None = None
+    """Set for a tenant backend's service: its calls take a server key instead of an access
+    token, resolved as the REST routes resolve it (`web.server_key_of`; the identity is
+    `server_key()`), and an access token is refused with UNAUTHENTICATED."""
     ready: Callable[[], Awaitable[bool]] | None = None
     """Whether its dependencies answer, as `GET /readyz` says: the health service's status
     for the service's name follows it (`service_app` sets it)."""
@@ -200,6 +211,7 @@ def decode(request: Message, into: type[Body]) -> Body:
     data = json_format.MessageToDict(
         request, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+    _int64s(request, data)
     try:
         return msgspec.convert(data, into)
     except msgspec.ValidationError as exc:
@@ -210,6 +222,31 @@ def decode(request: Message, into: type[Body]) -> Body:
         )
         name, message = field_of(str(exc), fields)
         raise InvalidField(name, message) from None
+
+
+_INT64 = frozenset(
+    {
+        FieldDescriptor.TYPE_INT64,
+        FieldDescriptor.TYPE_UINT64,
+        FieldDescriptor.TYPE_SINT64,
+        FieldDescriptor.TYPE_FIXED64,
+        FieldDescriptor.TYPE_SFIXED64,
+    }
+)
+
+
+def _int64s(message: Message, data: dict[str, Any]) -> None:
+    """The proto3 JSON mapping writes 64-bit integers as strings: numbers again, as the
+    REST body has them (an attachment's `size`)."""
+    for described in message.DESCRIPTOR.fields:
+        value = data.get(described.name)
+        if value is None or described.is_repeated:
+            continue
+        if described.type in _INT64:
+            data[described.name] = int(value)
+        elif described.message_type is not None and isinstance(value, dict):
+            # A message, not a well-known type's text (a Timestamp).
+            _int64s(getattr(message, described.name), value)
 
 
 _PATH = re.compile(r"^(.*) - at `\$\.?(.*)`$")
@@ -286,12 +323,15 @@ def status_of(exc: ApiError) -> grpc.Status:
     reason = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).upper()
     info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN)
     details: list[Message] = []
-    if isinstance(exc, InvalidField):
+    # An invalid field, or a too large one (413, e.g. an attachment's `size`).
+    named = exc.field if isinstance(exc, InvalidField) else getattr(exc, "field", None)
+    if isinstance(named, str):
+        description = exc.message if isinstance(exc, InvalidField) else exc.detail
         details.append(
             error_details_pb2.BadRequest(
                 field_violations=[
                     error_details_pb2.BadRequest.FieldViolation(
-                        field=_clip(exc.field), description=_clip(exc.message)
+                        field=_clip(named), description=_clip(description)
                     )
                 ]
             )
@@ -328,6 +368,9 @@ def _status_of_any(exc: Exception) -> tuple[grpc.Status, bool]:
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 
+_Admission = tokens.Verifier | serverkeys.KeyResolver | None
+"""How a method admits its caller: an access token, a server key, or not at all."""
+
 
 class _Edge(grpc.aio.ServerInterceptor):
     """Wraps each method of a registered Parley service; health and reflection pass."""
@@ -335,6 +378,11 @@ class _Edge(grpc.aio.ServerInterceptor):
     def __init__(self, registrations: Sequence[Registration], tracer: trace.Tracer | None) -> None:
         self._verifiers = {
             f"/{registration.service}/": registration.verifier for registration in registrations
+        }
+        self._server_keys = {
+            f"/{registration.service}/": registration.server_keys
+            for registration in registrations
+            if registration.server_keys is not None
         }
         self._public = {
             f"/{registration.service}/{method}"
@@ -355,7 +403,9 @@ class _Edge(grpc.aio.ServerInterceptor):
         prefix = method[: method.rfind("/") + 1]
         if handler is None or prefix not in self._verifiers:
             return handler
-        verifier = self._verifiers[prefix] if method not in self._public else None
+        verifier: _Admission = self._verifiers[prefix] if method not in self._public else None
+        if prefix in self._server_keys:
+            verifier = self._server_keys[prefix]
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._unary(method, handler.unary_unary, verifier),
@@ -371,17 +421,18 @@ class _Edge(grpc.aio.ServerInterceptor):
         return handler
 
     @staticmethod
-    async def _admit(
-        context: grpc.aio.ServicerContext[Any, Any], verifier: tokens.Verifier | None
-    ) -> None:
-        """Verify the caller's token as REST does; a public method (verifier None) has none."""
+    async def _admit(context: grpc.aio.ServicerContext[Any, Any], verifier: _Admission) -> None:
+        """Verify the caller's token, or server key, as REST does; a public method (verifier
+        None) has none."""
         if verifier is None:
             return
         metadata = dict(context.invocation_metadata() or ())
-        authorization = metadata.get("authorization")
-        _CLAIMS.set(
-            await web.claims_of(verifier, authorization if isinstance(authorization, str) else None)
-        )
+        value = metadata.get("authorization")
+        authorization = value if isinstance(value, str) else None
+        if isinstance(verifier, tokens.Verifier):
+            _CLAIMS.set(await web.claims_of(verifier, authorization))
+        else:
+            _SERVER_KEY.set(await web.server_key_of(verifier, authorization))
 
     def _start_span(
         self, method: str, context: grpc.aio.ServicerContext[Any, Any]
@@ -409,7 +460,7 @@ class _Edge(grpc.aio.ServerInterceptor):
             return contextlib.nullcontext(trace.INVALID_SPAN)
         return trace.use_span(span, end_on_exit=True)
 
-    def _unary(self, method: str, inner: Any, verifier: tokens.Verifier | None) -> Any:
+    def _unary(self, method: str, inner: Any, verifier: _Admission) -> Any:
         async def unary(request: Message, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
@@ -436,7 +487,7 @@ class _Edge(grpc.aio.ServerInterceptor):
 
         return unary
 
-    def _stream(self, method: str, inner: Any, verifier: tokens.Verifier | None) -> Any:
+    def _stream(self, method: str, inner: Any, verifier: _Admission) -> Any:
         async def stream(
             request: Message, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:

@@ -283,18 +283,26 @@ def introspecting_server_key_provider(resolve_key: serverkeys.KeyResolver) -> An
     itself to the one that does (chat asks auth's introspection)."""
 
     async def provide_server_key(request: Request[Any, Any, Any]) -> serverkeys.ServerKeyIdentity:
-        key = tokens.bearer_token(request.headers.get("authorization"))
-        if key is None:
-            raise Unauthorized("missing server key", headers=_KEY_CHALLENGE)
-        if not serverkeys.well_formed(key):
-            raise Unauthorized("a server key (psk_...) is required", headers=_KEY_CHALLENGE)
-        identity = await resolve_key(key)
-        if identity is None:
-            raise Unauthorized("unknown or revoked server key", headers=_KEY_CHALLENGE)
-        parley_logging.bind(tenant=identity.tenant)
-        return identity
+        return await server_key_of(resolve_key, request.headers.get("authorization"))
 
     return provide_server_key
+
+
+async def server_key_of(
+    resolve_key: serverkeys.KeyResolver, authorization: str | None
+) -> serverkeys.ServerKeyIdentity:
+    """The identity of an `Authorization: Bearer psk_...` value, or the 401 REST answers
+    (a user's access token included); the gRPC edge calls it with the metadata."""
+    key = tokens.bearer_token(authorization)
+    if key is None:
+        raise Unauthorized("missing server key", headers=_KEY_CHALLENGE)
+    if not serverkeys.well_formed(key):
+        raise Unauthorized("a server key (psk_...) is required", headers=_KEY_CHALLENGE)
+    identity = await resolve_key(key)
+    if identity is None:
+        raise Unauthorized("unknown or revoked server key", headers=_KEY_CHALLENGE)
+    parley_logging.bind(tenant=identity.tenant)
+    return identity
 
 
 def admin_guard(admin_token: str | None) -> Any:

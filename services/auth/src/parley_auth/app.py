@@ -23,7 +23,7 @@ from parley_auth.domain.service import (
 )
 from parley_auth.domain.signing import SigningKey
 from parley_auth.settings import AuthSettings
-from parley_core import db, openapi, ratelimit, service, telemetry, tokens, web
+from parley_core import db, openapi, ratelimit, serverkeys, service, telemetry, tokens, web
 
 MAX_BODY_BYTES = 64 * 1024
 """Auth bodies are a few hundred bytes; anything near this is abuse (413)."""
@@ -118,7 +118,12 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
         state={"auth": auth},
         max_body_bytes=MAX_BODY_BYTES,
         lifespan=[purging],
-        rpc_services=[auth_rpc.registration(auth, trusted_proxies=settings.forwarded_allow_ips)],
+        rpc_services=[
+            auth_rpc.registration(auth, trusted_proxies=settings.forwarded_allow_ips),
+            auth_rpc.tenant_registration(
+                auth, lambda key: auth.resolve_server_key(serverkeys.digest(key))
+            ),
+        ],
     )
 
 

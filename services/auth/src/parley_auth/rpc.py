@@ -6,17 +6,19 @@ the two APIs refuse, decide and answer alike (docs/grpc.md)."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
 import grpc
 
 from parley_auth.api import schemas
 from parley_auth.domain.service import AuthService
-from parley_core import rpc
+from parley_core import names, rpc, serverkeys
 from parley_core.errors import InvalidField
 from parley_proto.auth.v1 import auth_pb2, auth_pb2_grpc
 
 SERVICE = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
+TENANT_SERVICE = auth_pb2.DESCRIPTOR.services_by_name["TenantUserService"].full_name
 PUBLIC = frozenset({"Register", "Login", "Refresh", "Logout"})
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -158,4 +160,51 @@ def registration(auth: AuthService, *, trusted_proxies: str) -> rpc.Registration
         SERVICE,
         lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server),
         public=PUBLIC,
+    )
+
+
+class TenantUserServicer(auth_pb2_grpc.TenantUserServiceServicer):
+    """`parley.auth.v1.TenantUserService`: the `/v1/tenant/users` routes of
+    `parley_auth.api.tenant_routes` over gRPC, called with a server key."""
+
+    def __init__(self, auth: AuthService) -> None:
+        self._auth = auth
+
+    async def PutUser(
+        self, request: auth_pb2.PutUserRequest, context: Context
+    ) -> auth_pb2.PutUserResponse:
+        username = _username(request.username)
+        body = rpc.decode(request, schemas.TenantUserBody)
+        user, created = await self._auth.put_tenant_user(
+            rpc.server_key(), username=username, display_name=body.display_name, kind=body.kind
+        )
+        return auth_pb2.PutUserResponse(user=_user(user), created=created)
+
+    async def MintTokens(
+        self, request: auth_pb2.MintTokensRequest, context: Context
+    ) -> auth_pb2.MintTokensResponse:
+        username = _username(request.username)
+        body = rpc.decode(request, schemas.TenantTokensBody)
+        pair = await self._auth.mint_tokens(
+            rpc.server_key(), username=username, ttl_seconds=body.ttl_seconds
+        )
+        return auth_pb2.MintTokensResponse(token_pair=_pair(pair))
+
+
+_USERNAME = re.compile(names.USERNAME_PATTERN)
+
+
+def _username(value: str) -> str:
+    # As the REST path's pattern.
+    if not _USERNAME.match(value):
+        raise InvalidField("username", "not a username")
+    return value
+
+
+def tenant_registration(auth: AuthService, server_keys: serverkeys.KeyResolver) -> rpc.Registration:
+    servicer = TenantUserServicer(auth)
+    return rpc.Registration(
+        TENANT_SERVICE,
+        lambda server: auth_pb2_grpc.add_TenantUserServiceServicer_to_server(servicer, server),
+        server_keys=server_keys,
     )

@@ -267,7 +267,12 @@ def create_app(
             feed_tasks,
             deliverer.running,
         ],
-        rpc_services=[chat_rpc.registration(chat_rpc.ChatServicer(chats, presence, peer, stream))],
+        rpc_services=[
+            chat_rpc.registration(chat_rpc.ChatServicer(chats, presence, peer, stream)),
+            chat_rpc.tenant_registration(
+                chat_rpc.TenantEventServicer(event_feed, hooks), peer.server_key
+            ),
+        ],
     )
 
 

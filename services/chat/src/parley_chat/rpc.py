@@ -27,20 +27,23 @@ from litestar.exceptions import WebSocketDisconnect
 
 from parley_chat.api import schemas
 from parley_chat.api import search as search_routes
+from parley_chat.api import tenant as tenant_routes
+from parley_chat.api import webhooks as webhook_routes
 from parley_chat.api.presence import PresenceOut, StatusBody
 from parley_chat.closes import CloseCode
-from parley_chat.domain import access
+from parley_chat.domain import access, feed, webhooks
 from parley_chat.domain import presence as presence_domain
 from parley_chat.domain.directory import Directory
 from parley_chat.domain.errors import TenantGone, TenantSuspended
 from parley_chat.domain.service import Caller, ChatService
 from parley_chat.realtime import connection as stream_connection
 from parley_chat.realtime import routes as stream_routes
-from parley_core import rpc
+from parley_core import names, rpc, serverkeys
 from parley_core.errors import ApiError, DependencyUnavailable, InvalidField, TooManyRequests
 from parley_proto.chat.v1 import chat_pb2, chat_pb2_grpc
 
 SERVICE = chat_pb2.DESCRIPTOR.services_by_name["ChatService"].full_name
+TENANT_SERVICE = chat_pb2.DESCRIPTOR.services_by_name["TenantEventService"].full_name
 READS = frozenset(
     {"ListChats", "GetChat", "ListMessages", "GetThread", "Search", "GetPresence", "Subscribe"}
 )
@@ -57,10 +60,14 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def _chat_id(value: str, name: str = "chat_id") -> uuid.UUID:
+    return _uuid(value, name, "not a chat id")
+
+
+def _uuid(value: str, name: str, message: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise InvalidField(name, "not a chat id") from None
+        raise InvalidField(name, message) from None
 
 
 def _seq(value: int, name: str = "seq") -> int:
@@ -170,6 +177,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
             body=body.body,
             client_msg_id=body.client_msg_id,
             reply_to=body.reply_to,
+            attachments=body.attachments,
         )
         return chat_pb2.SendMessageResponse(message=_message(message), created=created)
 
@@ -305,6 +313,33 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
             chat_pb2.GetPresenceResponse(),
         )
 
+    # -- attachments ---------------------------------------------------------------------
+
+    async def CreateAttachment(
+        self, request: chat_pb2.CreateAttachmentRequest, context: Context
+    ) -> chat_pb2.CreateAttachmentResponse:
+        body = rpc.decode(request, schemas.UploadBody)
+        upload = await self._chats.create_upload(
+            await self._caller(write=True),
+            filename=body.filename,
+            content_type=body.content_type,
+            size=body.size,
+        )
+        return rpc.encode(schemas.UploadOut.of(upload), chat_pb2.CreateAttachmentResponse())
+
+    async def GetAttachment(
+        self, request: chat_pb2.GetAttachmentRequest, context: Context
+    ) -> chat_pb2.GetAttachmentResponse:
+        attachment_id = _uuid(request.id, "id", "not an attachment id")
+        view, target, _, _ = await self._chats.describe(
+            await self._caller(write=False), attachment_id
+        )
+        # The bytes stay on HTTP: the object store's presigned URL, or chat's own route.
+        return chat_pb2.GetAttachmentResponse(
+            attachment=rpc.encode(schemas.AttachmentOut.of(view), chat_pb2.Attachment()),
+            download_url=target.redirect or view.url,
+        )
+
     # -- the stream ----------------------------------------------------------------------
 
     async def Subscribe(
@@ -359,6 +394,99 @@ def registration(servicer: ChatServicer) -> rpc.Registration:
         lambda server: chat_pb2_grpc.add_ChatServiceServicer_to_server(servicer, server),
         stopping=servicer.stopping,
     )
+
+
+class TenantEventServicer(chat_pb2_grpc.TenantEventServiceServicer):
+    """`parley.chat.v1.TenantEventService`: the routes of `parley_chat.api.tenant` and
+    `parley_chat.api.webhooks` over gRPC, called with a server key (`rpc.server_key()`)."""
+
+    def __init__(self, events: feed.Feed, hooks: webhooks.Webhooks) -> None:
+        self._events = events
+        self._hooks = hooks
+
+    async def ListEvents(
+        self, request: chat_pb2.ListEventsRequest, context: Context
+    ) -> chat_pb2.ListEventsResponse:
+        limit = rpc.optional(request, "limit")
+        wait = rpc.optional(request, "wait")
+        page = await self._events.read(
+            tenant=rpc.server_key().tenant,
+            after=_text(rpc.optional(request, "after"), "after", 200),
+            limit=feed.DEFAULT_LIMIT if limit is None else limit,
+            wait=0.0 if wait is None else wait,
+        )
+        return chat_pb2.ListEventsResponse(
+            events=[_event(event) for event in page.events], cursor=page.cursor
+        )
+
+    async def PutWebhook(
+        self, request: chat_pb2.PutWebhookRequest, context: Context
+    ) -> chat_pb2.PutWebhookResponse:
+        name = _webhook_name(request.name)
+        body = rpc.decode(request, webhook_routes.WebhookBody)
+        key = rpc.server_key()
+        webhook_routes.writable(key)
+        view, created = await self._hooks.put(
+            name, tenant=key.tenant, url=body.url, events=body.events, enabled=body.enabled
+        )
+        reply = chat_pb2.PutWebhookResponse(
+            webhook=rpc.encode(webhook_routes.WebhookOut.of(view), chat_pb2.Webhook()),
+            created=created,
+        )
+        if created:
+            reply.secret = webhook_routes.WebhookCreatedOut.of(view).secret
+        return reply
+
+    async def ListWebhooks(
+        self, request: chat_pb2.ListWebhooksRequest, context: Context
+    ) -> chat_pb2.ListWebhooksResponse:
+        listed = await self._hooks.all_of(tenant=rpc.server_key().tenant)
+        return rpc.encode(
+            webhook_routes.WebhooksOut([webhook_routes.WebhookOut.of(view) for view in listed]),
+            chat_pb2.ListWebhooksResponse(),
+        )
+
+    async def DeleteWebhook(
+        self, request: chat_pb2.DeleteWebhookRequest, context: Context
+    ) -> chat_pb2.DeleteWebhookResponse:
+        name = _webhook_name(request.name)
+        key = rpc.server_key()
+        webhook_routes.writable(key)
+        await self._hooks.delete(name, tenant=key.tenant)
+        return chat_pb2.DeleteWebhookResponse()
+
+
+def tenant_registration(
+    servicer: TenantEventServicer, server_keys: serverkeys.KeyResolver
+) -> rpc.Registration:
+    return rpc.Registration(
+        TENANT_SERVICE,
+        lambda server: chat_pb2_grpc.add_TenantEventServiceServicer_to_server(servicer, server),
+        server_keys=server_keys,
+    )
+
+
+_SLUG = re.compile(names.SLUG_PATTERN)
+
+
+def _webhook_name(value: str) -> str:
+    # As the REST path's pattern.
+    if not _SLUG.match(value):
+        raise InvalidField("name", "not a webhook name")
+    return value
+
+
+def _text(value: str | None, name: str, most: int) -> str | None:
+    if value is not None and len(value) > most:
+        raise InvalidField(name, f"at most {most} characters")
+    return value
+
+
+def _event(event: feed.EventView) -> chat_pb2.Event:
+    """The REST event, its free-form `data` as JSON text (docs/grpc.md "Tenant backends")."""
+    out = msgspec.to_builtins(tenant_routes.EventOut.of(event))
+    out["data"] = msgspec.json.encode(out["data"]).decode()
+    return rpc.encode(out, chat_pb2.Event())
 
 
 def _cursors(request: chat_pb2.SubscribeRequest) -> dict[str, int]:

@@ -44,7 +44,7 @@ class WebhooksOut(msgspec.Struct):
     webhooks: list[WebhookOut]
 
 
-def _writable(server_key: serverkeys.ServerKeyIdentity) -> None:
+def writable(server_key: serverkeys.ServerKeyIdentity) -> None:
     if server_key.suspended:
         raise errors.TenantSuspended()
 
@@ -67,7 +67,7 @@ class WebhooksController(Controller):
         server_key: NamedDependency[serverkeys.ServerKeyIdentity],
         hooks: NamedDependency[webhooks.Webhooks],
     ) -> Response[WebhookOut]:
-        _writable(server_key)
+        writable(server_key)
         view, created = await hooks.put(
             name, tenant=server_key.tenant, url=data.url, events=data.events, enabled=data.enabled
         )
@@ -95,5 +95,5 @@ class WebhooksController(Controller):
         server_key: NamedDependency[serverkeys.ServerKeyIdentity],
         hooks: NamedDependency[webhooks.Webhooks],
     ) -> None:
-        _writable(server_key)
+        writable(server_key)
         await hooks.delete(name, tenant=server_key.tenant)

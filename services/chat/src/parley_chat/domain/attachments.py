@@ -256,6 +256,14 @@ class Attachments(ServiceBase):
     ) -> tuple[files.Download, files.Presentation, int]:
         """How the caller gets the file: checked on every request, so a member removed
         from the chat loses it at once. The size is the response's Content-Length."""
+        _, target, shown, size = await self.describe(caller, attachment_id)
+        return target, shown, size
+
+    async def describe(
+        self, caller: Caller, attachment_id: uuid.UUID
+    ) -> tuple[AttachmentView, files.Download, files.Presentation, int]:
+        """`download`'s answer with the attachment's view (gRPC's GetAttachment), by the
+        same checks."""
         async with self.sessions() as session:
             row = await rows.get(session, attachment_id, tenant=caller.tenant)
             if row is None or not await rows.may_read(
@@ -268,7 +276,7 @@ class Attachments(ServiceBase):
         target = self.files.download(
             rows.key_of(row), shown, expires_in=self.attachment_policy.url_seconds
         )
-        return target, shown, row.size
+        return view_of(row), target, shown, row.size
 
     async def sweep_attachments(self, holder: str, *, lease_seconds: float) -> int:
         """Delete the files due to go, if this replica holds the sweep's lease: uploads

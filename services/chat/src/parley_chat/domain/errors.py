@@ -68,6 +68,9 @@ class AttachmentNotFound(errors.NotFound):
 
 
 class AttachmentTooLarge(errors.ApiError, status_code=413):
+    field = "size"
+    """What is too large: gRPC's INVALID_ARGUMENT names it in its BadRequest detail."""
+
     def __init__(self, limit: int):
         super().__init__(f"size: larger than this tenant's max_attachment_bytes ({limit})")
 

@@ -410,3 +410,132 @@ class AuthService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class TenantUserServiceStub:
+    """docs/api.md "Tenant backends" (what auth serves of it): a tenant's own backend keeps
+    its users and signs them in. Every RPC takes a server key in the
+    `authorization: Bearer psk_...` metadata; a user's access token is UNAUTHENTICATED
+    here, as a server key is on AuthService.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.PutUser = channel.unary_unary(
+                '/parley.auth.v1.TenantUserService/PutUser',
+                request_serializer=parley_dot_auth_dot_v1_dot_auth__pb2.PutUserRequest.SerializeToString,
+                response_deserializer=parley_dot_auth_dot_v1_dot_auth__pb2.PutUserResponse.FromString,
+                _registered_method=True)
+        self.MintTokens = channel.unary_unary(
+                '/parley.auth.v1.TenantUserService/MintTokens',
+                request_serializer=parley_dot_auth_dot_v1_dot_auth__pb2.MintTokensRequest.SerializeToString,
+                response_deserializer=parley_dot_auth_dot_v1_dot_auth__pb2.MintTokensResponse.FromString,
+                _registered_method=True)
+
+
+class TenantUserServiceServicer:
+    """docs/api.md "Tenant backends" (what auth serves of it): a tenant's own backend keeps
+    its users and signs them in. Every RPC takes a server key in the
+    `authorization: Bearer psk_...` metadata; a user's access token is UNAUTHENTICATED
+    here, as a server key is on AuthService.
+    """
+
+    def PutUser(self, request, context):
+        """PUT /v1/tenant/users/{username}
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MintTokens(self, request, context):
+        """POST /v1/tenant/users/{username}/tokens
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_TenantUserServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'PutUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutUser,
+                    request_deserializer=parley_dot_auth_dot_v1_dot_auth__pb2.PutUserRequest.FromString,
+                    response_serializer=parley_dot_auth_dot_v1_dot_auth__pb2.PutUserResponse.SerializeToString,
+            ),
+            'MintTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.MintTokens,
+                    request_deserializer=parley_dot_auth_dot_v1_dot_auth__pb2.MintTokensRequest.FromString,
+                    response_serializer=parley_dot_auth_dot_v1_dot_auth__pb2.MintTokensResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'parley.auth.v1.TenantUserService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('parley.auth.v1.TenantUserService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class TenantUserService:
+    """docs/api.md "Tenant backends" (what auth serves of it): a tenant's own backend keeps
+    its users and signs them in. Every RPC takes a server key in the
+    `authorization: Bearer psk_...` metadata; a user's access token is UNAUTHENTICATED
+    here, as a server key is on AuthService.
+    """
+
+    @staticmethod
+    def PutUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/parley.auth.v1.TenantUserService/PutUser',
+            parley_dot_auth_dot_v1_dot_auth__pb2.PutUserRequest.SerializeToString,
+            parley_dot_auth_dot_v1_dot_auth__pb2.PutUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MintTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/parley.auth.v1.TenantUserService/MintTokens',
+            parley_dot_auth_dot_v1_dot_auth__pb2.MintTokensRequest.SerializeToString,
+            parley_dot_auth_dot_v1_dot_auth__pb2.MintTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -149,3 +149,58 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         """GET /v1/users"""
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class TenantUserServiceStub:
+    """docs/api.md "Tenant backends" (what auth serves of it): a tenant's own backend keeps
+    its users and signs them in. Every RPC takes a server key in the
+    `authorization: Bearer psk_...` metadata; a user's access token is UNAUTHENTICATED
+    here, as a server key is on AuthService.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> TenantUserServiceAsyncStub: ...
+    PutUser: _grpc.UnaryUnaryMultiCallable[_auth_pb2.PutUserRequest, _auth_pb2.PutUserResponse]
+    """PUT /v1/tenant/users/{username}"""
+    MintTokens: _grpc.UnaryUnaryMultiCallable[_auth_pb2.MintTokensRequest, _auth_pb2.MintTokensResponse]
+    """POST /v1/tenant/users/{username}/tokens"""
+
+@_typing.type_check_only
+class TenantUserServiceAsyncStub(TenantUserServiceStub):
+    """docs/api.md "Tenant backends" (what auth serves of it): a tenant's own backend keeps
+    its users and signs them in. Every RPC takes a server key in the
+    `authorization: Bearer psk_...` metadata; a user's access token is UNAUTHENTICATED
+    here, as a server key is on AuthService.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    PutUser: _aio.UnaryUnaryMultiCallable[_auth_pb2.PutUserRequest, _auth_pb2.PutUserResponse]  # type: ignore[assignment]
+    """PUT /v1/tenant/users/{username}"""
+    MintTokens: _aio.UnaryUnaryMultiCallable[_auth_pb2.MintTokensRequest, _auth_pb2.MintTokensResponse]  # type: ignore[assignment]
+    """POST /v1/tenant/users/{username}/tokens"""
+
+class TenantUserServiceServicer(metaclass=_abc_1.ABCMeta):
+    """docs/api.md "Tenant backends" (what auth serves of it): a tenant's own backend keeps
+    its users and signs them in. Every RPC takes a server key in the
+    `authorization: Bearer psk_...` metadata; a user's access token is UNAUTHENTICATED
+    here, as a server key is on AuthService.
+    """
+
+    @_abc_1.abstractmethod
+    def PutUser(
+        self,
+        request: _auth_pb2.PutUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.PutUserResponse, _abc.Awaitable[_auth_pb2.PutUserResponse]]:
+        """PUT /v1/tenant/users/{username}"""
+
+    @_abc_1.abstractmethod
+    def MintTokens(
+        self,
+        request: _auth_pb2.MintTokensRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.MintTokensResponse, _abc.Awaitable[_auth_pb2.MintTokensResponse]]:
+        """POST /v1/tenant/users/{username}/tokens"""
+
+def add_TenantUserServiceServicer_to_server(servicer: TenantUserServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

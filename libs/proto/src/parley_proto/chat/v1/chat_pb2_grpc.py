@@ -121,6 +121,16 @@ class ChatServiceStub:
                 request_serializer=parley_dot_chat_dot_v1_dot_chat__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=parley_dot_chat_dot_v1_dot_chat__pb2.SubscribeResponse.FromString,
                 _registered_method=True)
+        self.CreateAttachment = channel.unary_unary(
+                '/parley.chat.v1.ChatService/CreateAttachment',
+                request_serializer=parley_dot_chat_dot_v1_dot_chat__pb2.CreateAttachmentRequest.SerializeToString,
+                response_deserializer=parley_dot_chat_dot_v1_dot_chat__pb2.CreateAttachmentResponse.FromString,
+                _registered_method=True)
+        self.GetAttachment = channel.unary_unary(
+                '/parley.chat.v1.ChatService/GetAttachment',
+                request_serializer=parley_dot_chat_dot_v1_dot_chat__pb2.GetAttachmentRequest.SerializeToString,
+                response_deserializer=parley_dot_chat_dot_v1_dot_chat__pb2.GetAttachmentResponse.FromString,
+                _registered_method=True)
 
 
 class ChatServiceServicer:
@@ -250,6 +260,20 @@ class ChatServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateAttachment(self, request, context):
+        """POST /v1/attachments: an upload; PUT the file's bytes to `upload_url` over HTTP.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAttachment(self, request, context):
+        """GET /v1/attachments/{id}: the metadata and where to download the bytes over HTTP.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -337,6 +361,16 @@ def add_ChatServiceServicer_to_server(servicer, server):
                     servicer.Subscribe,
                     request_deserializer=parley_dot_chat_dot_v1_dot_chat__pb2.SubscribeRequest.FromString,
                     response_serializer=parley_dot_chat_dot_v1_dot_chat__pb2.SubscribeResponse.SerializeToString,
+            ),
+            'CreateAttachment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAttachment,
+                    request_deserializer=parley_dot_chat_dot_v1_dot_chat__pb2.CreateAttachmentRequest.FromString,
+                    response_serializer=parley_dot_chat_dot_v1_dot_chat__pb2.CreateAttachmentResponse.SerializeToString,
+            ),
+            'GetAttachment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAttachment,
+                    request_deserializer=parley_dot_chat_dot_v1_dot_chat__pb2.GetAttachmentRequest.FromString,
+                    response_serializer=parley_dot_chat_dot_v1_dot_chat__pb2.GetAttachmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -800,6 +834,277 @@ class ChatService:
             '/parley.chat.v1.ChatService/Subscribe',
             parley_dot_chat_dot_v1_dot_chat__pb2.SubscribeRequest.SerializeToString,
             parley_dot_chat_dot_v1_dot_chat__pb2.SubscribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAttachment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/parley.chat.v1.ChatService/CreateAttachment',
+            parley_dot_chat_dot_v1_dot_chat__pb2.CreateAttachmentRequest.SerializeToString,
+            parley_dot_chat_dot_v1_dot_chat__pb2.CreateAttachmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAttachment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/parley.chat.v1.ChatService/GetAttachment',
+            parley_dot_chat_dot_v1_dot_chat__pb2.GetAttachmentRequest.SerializeToString,
+            parley_dot_chat_dot_v1_dot_chat__pb2.GetAttachmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class TenantEventServiceStub:
+    """docs/api.md "Tenant backends" (what chat serves of it): a tenant's own backend reads
+    its event feed and manages its webhooks. Every RPC takes a server key in the
+    `authorization: Bearer psk_...` metadata; a user's access token is UNAUTHENTICATED
+    here, as a server key is on ChatService.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListEvents = channel.unary_unary(
+                '/parley.chat.v1.TenantEventService/ListEvents',
+                request_serializer=parley_dot_chat_dot_v1_dot_chat__pb2.ListEventsRequest.SerializeToString,
+                response_deserializer=parley_dot_chat_dot_v1_dot_chat__pb2.ListEventsResponse.FromString,
+                _registered_method=True)
+        self.PutWebhook = channel.unary_unary(
+                '/parley.chat.v1.TenantEventService/PutWebhook',
+                request_serializer=parley_dot_chat_dot_v1_dot_chat__pb2.PutWebhookRequest.SerializeToString,
+                response_deserializer=parley_dot_chat_dot_v1_dot_chat__pb2.PutWebhookResponse.FromString,
+                _registered_method=True)
+        self.ListWebhooks = channel.unary_unary(
+                '/parley.chat.v1.TenantEventService/ListWebhooks',
+                request_serializer=parley_dot_chat_dot_v1_dot_chat__pb2.ListWebhooksRequest.SerializeToString,
+                response_deserializer=parley_dot_chat_dot_v1_dot_chat__pb2.ListWebhooksResponse.FromString,
+                _registered_method=True)
+        self.DeleteWebhook = channel.unary_unary(
+                '/parley.chat.v1.TenantEventService/DeleteWebhook',
+                request_serializer=parley_dot_chat_dot_v1_dot_chat__pb2.DeleteWebhookRequest.SerializeToString,
+                response_deserializer=parley_dot_chat_dot_v1_dot_chat__pb2.DeleteWebhookResponse.FromString,
+                _registered_method=True)
+
+
+class TenantEventServiceServicer:
+    """docs/api.md "Tenant backends" (what chat serves of it): a tenant's own backend reads
+    its event feed and manages its webhooks. Every RPC takes a server key in the
+    `authorization: Bearer psk_...` metadata; a user's access token is UNAUTHENTICATED
+    here, as a server key is on ChatService.
+    """
+
+    def ListEvents(self, request, context):
+        """GET /v1/tenant/events
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutWebhook(self, request, context):
+        """PUT /v1/tenant/webhooks/{name}
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhooks(self, request, context):
+        """GET /v1/tenant/webhooks
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWebhook(self, request, context):
+        """DELETE /v1/tenant/webhooks/{name}
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_TenantEventServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvents,
+                    request_deserializer=parley_dot_chat_dot_v1_dot_chat__pb2.ListEventsRequest.FromString,
+                    response_serializer=parley_dot_chat_dot_v1_dot_chat__pb2.ListEventsResponse.SerializeToString,
+            ),
+            'PutWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutWebhook,
+                    request_deserializer=parley_dot_chat_dot_v1_dot_chat__pb2.PutWebhookRequest.FromString,
+                    response_serializer=parley_dot_chat_dot_v1_dot_chat__pb2.PutWebhookResponse.SerializeToString,
+            ),
+            'ListWebhooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhooks,
+                    request_deserializer=parley_dot_chat_dot_v1_dot_chat__pb2.ListWebhooksRequest.FromString,
+                    response_serializer=parley_dot_chat_dot_v1_dot_chat__pb2.ListWebhooksResponse.SerializeToString,
+            ),
+            'DeleteWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWebhook,
+                    request_deserializer=parley_dot_chat_dot_v1_dot_chat__pb2.DeleteWebhookRequest.FromString,
+                    response_serializer=parley_dot_chat_dot_v1_dot_chat__pb2.DeleteWebhookResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'parley.chat.v1.TenantEventService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('parley.chat.v1.TenantEventService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class TenantEventService:
+    """docs/api.md "Tenant backends" (what chat serves of it): a tenant's own backend reads
+    its event feed and manages its webhooks. Every RPC takes a server key in the
+    `authorization: Bearer psk_...` metadata; a user's access token is UNAUTHENTICATED
+    here, as a server key is on ChatService.
+    """
+
+    @staticmethod
+    def ListEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/parley.chat.v1.TenantEventService/ListEvents',
+            parley_dot_chat_dot_v1_dot_chat__pb2.ListEventsRequest.SerializeToString,
+            parley_dot_chat_dot_v1_dot_chat__pb2.ListEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/parley.chat.v1.TenantEventService/PutWebhook',
+            parley_dot_chat_dot_v1_dot_chat__pb2.PutWebhookRequest.SerializeToString,
+            parley_dot_chat_dot_v1_dot_chat__pb2.PutWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/parley.chat.v1.TenantEventService/ListWebhooks',
+            parley_dot_chat_dot_v1_dot_chat__pb2.ListWebhooksRequest.SerializeToString,
+            parley_dot_chat_dot_v1_dot_chat__pb2.ListWebhooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/parley.chat.v1.TenantEventService/DeleteWebhook',
+            parley_dot_chat_dot_v1_dot_chat__pb2.DeleteWebhookRequest.SerializeToString,
+            parley_dot_chat_dot_v1_dot_chat__pb2.DeleteWebhookResponse.FromString,
             options,
             channel_credentials,
             insecure,

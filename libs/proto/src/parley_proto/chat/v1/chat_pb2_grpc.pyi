@@ -77,6 +77,10 @@ class ChatServiceStub:
     to restart or because a dependency failed ends with UNAVAILABLE: subscribe again,
     elsewhere, with the cursors last seen.
     """
+    CreateAttachment: _grpc.UnaryUnaryMultiCallable[_chat_pb2.CreateAttachmentRequest, _chat_pb2.CreateAttachmentResponse]
+    """POST /v1/attachments: an upload; PUT the file's bytes to `upload_url` over HTTP."""
+    GetAttachment: _grpc.UnaryUnaryMultiCallable[_chat_pb2.GetAttachmentRequest, _chat_pb2.GetAttachmentResponse]
+    """GET /v1/attachments/{id}: the metadata and where to download the bytes over HTTP."""
 
 @_typing.type_check_only
 class ChatServiceAsyncStub(ChatServiceStub):
@@ -123,6 +127,10 @@ class ChatServiceAsyncStub(ChatServiceStub):
     to restart or because a dependency failed ends with UNAVAILABLE: subscribe again,
     elsewhere, with the cursors last seen.
     """
+    CreateAttachment: _aio.UnaryUnaryMultiCallable[_chat_pb2.CreateAttachmentRequest, _chat_pb2.CreateAttachmentResponse]  # type: ignore[assignment]
+    """POST /v1/attachments: an upload; PUT the file's bytes to `upload_url` over HTTP."""
+    GetAttachment: _aio.UnaryUnaryMultiCallable[_chat_pb2.GetAttachmentRequest, _chat_pb2.GetAttachmentResponse]  # type: ignore[assignment]
+    """GET /v1/attachments/{id}: the metadata and where to download the bytes over HTTP."""
 
 class ChatServiceServicer(metaclass=_abc_1.ABCMeta):
     """Every RPC takes the access token in the `authorization: Bearer <token>` metadata.
@@ -269,4 +277,99 @@ class ChatServiceServicer(metaclass=_abc_1.ABCMeta):
         elsewhere, with the cursors last seen.
         """
 
+    @_abc_1.abstractmethod
+    def CreateAttachment(
+        self,
+        request: _chat_pb2.CreateAttachmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chat_pb2.CreateAttachmentResponse, _abc.Awaitable[_chat_pb2.CreateAttachmentResponse]]:
+        """POST /v1/attachments: an upload; PUT the file's bytes to `upload_url` over HTTP."""
+
+    @_abc_1.abstractmethod
+    def GetAttachment(
+        self,
+        request: _chat_pb2.GetAttachmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chat_pb2.GetAttachmentResponse, _abc.Awaitable[_chat_pb2.GetAttachmentResponse]]:
+        """GET /v1/attachments/{id}: the metadata and where to download the bytes over HTTP."""
+
 def add_ChatServiceServicer_to_server(servicer: ChatServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class TenantEventServiceStub:
+    """docs/api.md "Tenant backends" (what chat serves of it): a tenant's own backend reads
+    its event feed and manages its webhooks. Every RPC takes a server key in the
+    `authorization: Bearer psk_...` metadata; a user's access token is UNAUTHENTICATED
+    here, as a server key is on ChatService.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> TenantEventServiceAsyncStub: ...
+    ListEvents: _grpc.UnaryUnaryMultiCallable[_chat_pb2.ListEventsRequest, _chat_pb2.ListEventsResponse]
+    """GET /v1/tenant/events"""
+    PutWebhook: _grpc.UnaryUnaryMultiCallable[_chat_pb2.PutWebhookRequest, _chat_pb2.PutWebhookResponse]
+    """PUT /v1/tenant/webhooks/{name}"""
+    ListWebhooks: _grpc.UnaryUnaryMultiCallable[_chat_pb2.ListWebhooksRequest, _chat_pb2.ListWebhooksResponse]
+    """GET /v1/tenant/webhooks"""
+    DeleteWebhook: _grpc.UnaryUnaryMultiCallable[_chat_pb2.DeleteWebhookRequest, _chat_pb2.DeleteWebhookResponse]
+    """DELETE /v1/tenant/webhooks/{name}"""
+
+@_typing.type_check_only
+class TenantEventServiceAsyncStub(TenantEventServiceStub):
+    """docs/api.md "Tenant backends" (what chat serves of it): a tenant's own backend reads
+    its event feed and manages its webhooks. Every RPC takes a server key in the
+    `authorization: Bearer psk_...` metadata; a user's access token is UNAUTHENTICATED
+    here, as a server key is on ChatService.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ListEvents: _aio.UnaryUnaryMultiCallable[_chat_pb2.ListEventsRequest, _chat_pb2.ListEventsResponse]  # type: ignore[assignment]
+    """GET /v1/tenant/events"""
+    PutWebhook: _aio.UnaryUnaryMultiCallable[_chat_pb2.PutWebhookRequest, _chat_pb2.PutWebhookResponse]  # type: ignore[assignment]
+    """PUT /v1/tenant/webhooks/{name}"""
+    ListWebhooks: _aio.UnaryUnaryMultiCallable[_chat_pb2.ListWebhooksRequest, _chat_pb2.ListWebhooksResponse]  # type: ignore[assignment]
+    """GET /v1/tenant/webhooks"""
+    DeleteWebhook: _aio.UnaryUnaryMultiCallable[_chat_pb2.DeleteWebhookRequest, _chat_pb2.DeleteWebhookResponse]  # type: ignore[assignment]
+    """DELETE /v1/tenant/webhooks/{name}"""
+
+class TenantEventServiceServicer(metaclass=_abc_1.ABCMeta):
+    """docs/api.md "Tenant backends" (what chat serves of it): a tenant's own backend reads
+    its event feed and manages its webhooks. Every RPC takes a server key in the
+    `authorization: Bearer psk_...` metadata; a user's access token is UNAUTHENTICATED
+    here, as a server key is on ChatService.
+    """
+
+    @_abc_1.abstractmethod
+    def ListEvents(
+        self,
+        request: _chat_pb2.ListEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chat_pb2.ListEventsResponse, _abc.Awaitable[_chat_pb2.ListEventsResponse]]:
+        """GET /v1/tenant/events"""
+
+    @_abc_1.abstractmethod
+    def PutWebhook(
+        self,
+        request: _chat_pb2.PutWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chat_pb2.PutWebhookResponse, _abc.Awaitable[_chat_pb2.PutWebhookResponse]]:
+        """PUT /v1/tenant/webhooks/{name}"""
+
+    @_abc_1.abstractmethod
+    def ListWebhooks(
+        self,
+        request: _chat_pb2.ListWebhooksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chat_pb2.ListWebhooksResponse, _abc.Awaitable[_chat_pb2.ListWebhooksResponse]]:
+        """GET /v1/tenant/webhooks"""
+
+    @_abc_1.abstractmethod
+    def DeleteWebhook(
+        self,
+        request: _chat_pb2.DeleteWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chat_pb2.DeleteWebhookResponse, _abc.Awaitable[_chat_pb2.DeleteWebhookResponse]]:
+        """DELETE /v1/tenant/webhooks/{name}"""
+
+def add_TenantEventServiceServicer_to_server(servicer: TenantEventServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
