@@ -102,6 +102,15 @@ def register(page: Page, url: str, username: str, *, tenant: str = "default") ->
     expect(page.locator("#connection")).to_have_text("Connected", timeout=LIVE_TIMEOUT_MS)
 
 
+def login(page: Page, url: str, username: str, password: str = PASSWORD) -> None:
+    """Log `username` in through the page's own form and wait until its stream is live."""
+    page.goto(url)
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#connection")).to_have_text("Connected", timeout=LIVE_TIMEOUT_MS)
+
+
 def create_chat(page: Page, title: str, members: list[str], *, kind: str = "group") -> None:
     page.get_by_role("button", name="New chat").click()
     dialog = page.get_by_role("dialog")

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { ApiError, Session, SessionExpired } from "../../../web/src/parley_web/static/js/api.js";
+import { applyFrame, keepMine, toggled } from "../../../web/src/parley_web/static/js/reactions.js";
 import { Timeline } from "../../../web/src/parley_web/static/js/timeline.js";
 
 class MemoryStorage {
@@ -92,4 +93,45 @@ test("a timeline keeps each seq once, in order, and names its first gap", () => 
   timeline.merge([message(2, "m2")]);
   assert.equal(timeline.bySeq.get(2).body, "edited");
   assert.equal(new Timeline().firstGap(), null);
+});
+
+test("a reaction frame sets the count it carries, and `me` only for the reader's own", () => {
+  const message = { seq: 1, reactions: [{ emoji: "👍", count: 1, me: true }] };
+  const other = applyFrame(message, { emoji: "👍", count: 2, user_id: "u2", op: "add" }, "u1");
+  assert.deepEqual(other.reactions, [{ emoji: "👍", count: 2, me: true }]);
+  const mineGone = applyFrame(other, { emoji: "👍", count: 1, user_id: "u1", op: "remove" }, "u1");
+  assert.deepEqual(mineGone.reactions, [{ emoji: "👍", count: 1, me: false }]);
+  const fresh = applyFrame(mineGone, { emoji: "🎉", count: 1, user_id: "u1", op: "add" }, "u1");
+  assert.deepEqual(fresh.reactions.map((r) => [r.emoji, r.count, r.me]), [["👍", 1, false], ["🎉", 1, true]]);
+  const last = applyFrame(fresh, { emoji: "👍", count: 0, user_id: "u2", op: "remove" }, "u1");
+  assert.deepEqual(last.reactions.map((r) => r.emoji), ["🎉"]);
+});
+
+test("a frame's message keeps the reader's own reactions, and a toggle counts once", () => {
+  const held = { seq: 1, reactions: [{ emoji: "👍", count: 1, me: true }] };
+  const frame = { seq: 1, body: "edited", reactions: [{ emoji: "👍", count: 2, me: false }, { emoji: "🎉", count: 1, me: false }] };
+  assert.deepEqual(keepMine(held, frame).reactions.map((r) => r.me), [true, false]);
+  assert.equal(keepMine(undefined, frame), frame);
+  const twice = toggled(toggled(held, "🎉", true), "🎉", true);
+  assert.deepEqual(twice.reactions.at(-1), { emoji: "🎉", count: 1, me: true });
+  assert.deepEqual(toggled(held, "👍", false).reactions, []);
+});
+
+test("a call whose 401 is an answer refreshes only an expiring token and never repeats", async () => {
+  const soon = (seconds) => `x.${btoa(JSON.stringify({ exp: Date.now() / 1000 + seconds }))}.y`;
+  const seen = [];
+  const fetchImpl = async (url, init) => {
+    const path = new URL(url, "http://x").pathname;
+    seen.push([path, init.headers.Authorization]);
+    if (path === "/v1/auth/refresh") return json(200, { access_token: soon(600), refresh_token: "r2" });
+    return json(401, { detail: "Wrong password." });
+  };
+  const session = new Session({ storage: new MemoryStorage(), fetchImpl });
+  session.adopt("default", { access_token: soon(600), refresh_token: "r1" });
+  await assert.rejects(session.requestOnce("POST", "/v1/auth/password", {}), (error) => error.status === 401);
+  assert.deepEqual(seen.map(([path]) => path), ["/v1/auth/password"]);
+  session.adopt("default", { access_token: soon(5), refresh_token: "r1" });
+  await assert.rejects(session.requestOnce("POST", "/v1/auth/password", {}), ApiError);
+  assert.deepEqual(seen.slice(1).map(([path]) => path), ["/v1/auth/refresh", "/v1/auth/password"]);
+  assert.equal(session.refreshToken, "r2");
 });

@@ -1,6 +1,7 @@
 """The web client's modules without a DOM (the session's shared refresh, the timeline's
-dedupe by seq), run by node's own test runner: client.test.mjs beside this file. Without
-node the test skips, or fails under PARLEY_REQUIRE_SERVICES=1."""
+dedupe by seq, what reaction frames do to a message), run by node's own test runner:
+client.test.mjs beside this file. Without node the test skips, or fails under
+PARLEY_REQUIRE_SERVICES=1."""
 
 from __future__ import annotations
 
@@ -25,4 +26,4 @@ def test_the_client_modules_pass_their_node_tests() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "# pass 4" in done.stdout, done.stdout
+    assert "# pass 7" in done.stdout, done.stdout

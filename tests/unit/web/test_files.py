@@ -35,6 +35,8 @@ def test_the_page_and_its_modules_are_served_with_a_strict_content_security_poli
         assert "script-src 'self';" in policy
         assert "style-src 'self';" in policy
         assert "connect-src 'self';" in policy
+        # Attachments are read with the token and shown from blob: URLs (docs/web.md).
+        assert "img-src 'self' data: blob:;" in policy
         assert "frame-ancestors 'none'" in policy
         assert "unsafe-inline" not in policy
         assert answer.headers["x-content-type-options"] == "nosniff"

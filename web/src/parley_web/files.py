@@ -48,7 +48,7 @@ def content_security_policy(api_url: str = "") -> str:
             "default-src 'none'",
             "script-src 'self'",
             "style-src 'self'",
-            "img-src 'self' data:",
+            "img-src 'self' data: blob:",
             f"connect-src {connect}",
             "manifest-src 'self'",
             "base-uri 'none'",

@@ -2,8 +2,16 @@
 // framework and no build step. docs/web.md says how it is put together.
 
 import { ApiError, Session, SessionExpired } from "./api.js";
+import { Files, Uploads } from "./attachments.js";
+import { completeMentions } from "./mentions.js";
+import { People } from "./people.js";
+import { Presence } from "./presence.js";
+import { applyFrame, keepMine, toggled } from "./reactions.js";
 import { chatItem, chatTitle, el, memberItem, messageItem } from "./render.js";
+import { Search } from "./search.js";
+import { Settings } from "./settings.js";
 import { Stream } from "./stream.js";
+import { ThreadPanel } from "./threads.js";
 import { Timeline } from "./timeline.js";
 
 const MAX_SEQ = 2 ** 31 - 1;
@@ -23,13 +31,19 @@ const state = {
   pending: new Map(), // client_msg_id -> a message not acknowledged yet
   openId: null,
   typing: new Map(), // chat id -> Map(username -> timer)
-  presence: new Map(), // user id -> status, when the server has presence (second wave)
   lastTypingSent: 0,
   mode: "login",
 };
 
 let session;
 let stream = null;
+// The second wave's features, each a module of its own, built once the session exists.
+let threads;
+let presence;
+let people;
+let search;
+let files;
+let uploads;
 
 function uuid4() {
   // crypto.randomUUID needs a secure context; getRandomValues works on plain http too.
@@ -123,9 +137,12 @@ async function enterApp() {
   }
   $("auth-view").hidden = true;
   $("app-view").hidden = false;
-  $("me").textContent = `${state.me.display_name || state.me.username} · ${state.me.tenant}`;
+  showMe();
+  people.remember(state.me);
   await loadChats(true);
-  detectSearch();
+  search.detect();
+  presence.start();
+  detectAttachments();
   stream = new Stream(session, { cursors, onFrame, onState: showConnection, onReady });
   stream.start();
   const wanted = new URLSearchParams(location.hash.slice(1)).get("chat");
@@ -133,7 +150,17 @@ async function enterApp() {
   else $("chat-list").querySelector("button")?.focus();
 }
 
+function showMe() {
+  $("me").textContent = `${state.me.display_name || state.me.username} · ${state.me.tenant}`;
+}
+
 function resetState() {
+  threads.close();
+  presence.reset();
+  people.reset();
+  search.clear();
+  files.reset();
+  uploads.clear();
   state.chats.clear();
   state.order = [];
   state.seen.clear();
@@ -170,8 +197,10 @@ function onReady(reconnected) {
   }
   if (reconnected) {
     loadChats(false);
-    // Edits and deletions made meanwhile are not replayed by resume: re-read the open page.
+    // Edits and deletions made meanwhile are not replayed by resume: re-read the open page
+    // and the open thread's newest replies.
     if (state.openId) loadLatest(state.openId);
+    if (threads.isOpen) threads.loadMore();
   }
 }
 
@@ -284,6 +313,7 @@ async function openChat(chatId, { focus = true } = {}) {
   $("chat-title").textContent = chatTitle(chat, state.me);
   $("members-panel").hidden = true;
   $("members-toggle").setAttribute("aria-expanded", "false");
+  if (threads.chatId !== chatId) threads.close();
   renderTyping();
   renderChats();
   let timeline = state.timelines.get(chatId);
@@ -303,6 +333,7 @@ function closeChat() {
   clearTimeout(readTimer);
   markRead(was); // what was on screen has been seen, even if closed at once
   state.openId = null;
+  threads.close();
   history.replaceState(null, "", location.pathname + location.search);
   $("message-list").replaceChildren();
   showChatPane();
@@ -387,6 +418,7 @@ function addMessages(chatId, messages, { older = false } = {}) {
   }
   if (newest && !older) moveToTop(chatId);
   const added = timeline ? timeline.merge(messages) : [];
+  for (const message of messages) threads.accept(chatId, timeline?.bySeq.get(message.seq) || message);
   if (chatId === state.openId && timeline) {
     const stick = nearEnd();
     for (const message of messages) placeMessage(chatId, timeline.bySeq.get(message.seq));
@@ -414,8 +446,29 @@ function renderTimeline(chatId) {
   $("older").hidden = !timeline.loaded || !timeline.hasOlder;
 }
 
-function messageNode(chatId, message) {
-  return messageItem(message, { me: state.me, actions: messageActions(chatId, message) });
+function messageNode(chatId, message, list = $("message-list")) {
+  return messageItem(message, {
+    me: state.me,
+    members: state.chats.get(chatId)?.members,
+    files,
+    actions: messageActions(chatId, message, list),
+    inThread: list !== $("message-list"),
+  });
+}
+
+/** The copy of a message the client holds, in the timeline or the thread panel. */
+function heldMessage(chatId, seq) {
+  return state.timelines.get(chatId)?.bySeq.get(seq) || threads.held(chatId, seq);
+}
+
+/** A message changed here (an edit, a deletion, a reaction): every view of it follows. */
+function messageChanged(chatId, message) {
+  const timeline = state.timelines.get(chatId);
+  if (timeline?.bySeq.has(message.seq)) {
+    timeline.bySeq.set(message.seq, message);
+    if (chatId === state.openId) placeMessage(chatId, message);
+  }
+  threads.accept(chatId, message);
 }
 
 function placeMessage(chatId, message) {
@@ -438,12 +491,14 @@ function submitMessage(event) {
   event.preventDefault();
   const input = $("composer-input");
   const body = input.value;
-  if (!body.trim() || !state.openId) return;
+  if (uploads.busy || !state.openId) return; // Send waits for the uploads to finish
+  if (!body.trim() && !uploads.ready.length) return;
   input.value = "";
   const pending = {
     client_msg_id: uuid4(),
     chatId: state.openId,
     body,
+    attachmentIds: uploads.take(),
     sender_id: state.me.id,
     sender_username: state.me.username,
     created_at: new Date().toISOString(),
@@ -459,10 +514,9 @@ async function post(pending) {
   pending.state = "pending";
   placePending(pending);
   try {
-    const message = await session.request("POST", `/v1/chats/${pending.chatId}/messages`, {
-      body: pending.body,
-      client_msg_id: pending.client_msg_id,
-    });
+    const send = { body: pending.body, client_msg_id: pending.client_msg_id };
+    if (pending.attachmentIds?.length) send.attachments = pending.attachmentIds;
+    const message = await session.request("POST", `/v1/chats/${pending.chatId}/messages`, send);
     addMessages(pending.chatId, [message]);
   } catch (error) {
     if (!state.pending.has(pending.client_msg_id)) return; // the stream delivered it meanwhile
@@ -497,6 +551,7 @@ function placePending(pending) {
 }
 
 function composerKeys(event) {
+  if (event.defaultPrevented) return; // the mention list took the key
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     $("composer").requestSubmit();
@@ -513,16 +568,23 @@ function composerInput() {
 
 // ---- edit, delete, react ------------------------------------------------------------
 
-function messageActions(chatId, message) {
+function messageActions(chatId, message, list) {
   return {
-    edit: () => startEdit(chatId, message),
+    edit: () => startEdit(chatId, message, list),
     remove: (event) => removeMessage(chatId, message, event.currentTarget),
-    react: (emoji, on) => react(chatId, message, emoji, on),
+    react: (emoji, on) => react(chatId, message.seq, emoji, on),
+    thread: (seq) => openThread(chatId, seq),
   };
 }
 
-function startEdit(chatId, message) {
-  const item = document.querySelector(`li[data-seq="${message.seq}"]`);
+function openThread(chatId, seq) {
+  $("members-panel").hidden = true;
+  $("members-toggle").setAttribute("aria-expanded", "false");
+  threads.open(chatId, seq);
+}
+
+function startEdit(chatId, message, list) {
+  const item = list.querySelector(`li[data-seq="${message.seq}"]`);
   if (!item) return;
   item.classList.add("editing");
   const field = el("textarea", { class: "edit-input", "aria-label": "Edit message", rows: "2" });
@@ -530,8 +592,8 @@ function startEdit(chatId, message) {
   const error = el("p", { class: "error", role: "alert" });
   const finish = (latest) => {
     item.classList.remove("editing");
-    placeMessage(chatId, latest || message);
-    document.querySelector(`li[data-seq="${message.seq}"] .actions button`)?.focus();
+    messageChanged(chatId, latest || heldMessage(chatId, message.seq) || message);
+    list.querySelector(`li[data-seq="${message.seq}"] .actions button`)?.focus();
   };
   const form = el(
     "form",
@@ -544,8 +606,7 @@ function startEdit(chatId, message) {
           const updated = await session.request("PATCH", `/v1/chats/${chatId}/messages/${message.seq}`, {
             body: field.value,
           });
-          state.timelines.get(chatId)?.merge([updated]);
-          finish(updated);
+          finish(keepMine(heldMessage(chatId, message.seq), updated));
         } catch (failure) {
           error.textContent = describe(failure);
         }
@@ -578,30 +639,34 @@ async function removeMessage(chatId, message, button) {
   }
   try {
     await session.request("DELETE", `/v1/chats/${chatId}/messages/${message.seq}`);
-    const gone = { ...message, body: "", deleted: true };
+    const gone = { ...message, body: "", deleted: true, reactions: [], mentions: [] };
     state.timelines.get(chatId)?.merge([gone]);
-    placeMessage(chatId, gone);
+    messageChanged(chatId, gone);
     $("composer-input").focus();
   } catch (error) {
     button.textContent = describe(error);
   }
 }
 
-async function react(chatId, message, emoji, on) {
-  const path = `/v1/chats/${chatId}/messages/${message.seq}/reactions/${encodeURIComponent(emoji)}`;
+async function react(chatId, seq, emoji, on) {
+  const inThread = Boolean(document.activeElement?.closest("#thread-list"));
+  const path = `/v1/chats/${chatId}/messages/${seq}/reactions/${encodeURIComponent(emoji)}`;
   try {
     await session.request(on ? "PUT" : "DELETE", path);
   } catch {
     return;
   }
-  const reactions = (message.reactions || []).map((r) => ({ ...r }));
-  let reaction = reactions.find((r) => r.emoji === emoji);
-  if (!reaction) reactions.push((reaction = { emoji, count: 0, me: false }));
-  if (reaction.me !== on) reaction.count += on ? 1 : -1;
-  reaction.me = on;
-  const updated = { ...message, reactions: reactions.filter((r) => r.count > 0) };
-  state.timelines.get(chatId)?.bySeq.set(message.seq, updated);
-  if (chatId === state.openId) placeMessage(chatId, updated);
+  const held = heldMessage(chatId, seq);
+  if (held) messageChanged(chatId, toggled(held, emoji, on));
+  // The chip keeps the focus across the redraw, so the keyboard can toggle again.
+  $(inThread ? "thread-list" : "message-list")
+    .querySelector(`li[data-seq="${seq}"] .reaction[aria-label^="${CSS.escape(emoji)} "]`)
+    ?.focus();
+}
+
+function onReaction(frame) {
+  const held = heldMessage(frame.chat_id, frame.seq);
+  if (held) messageChanged(frame.chat_id, applyFrame(held, frame, state.me.id));
 }
 
 // ---- read markers and typing --------------------------------------------------------
@@ -669,13 +734,20 @@ function onFrame(frame) {
       if (!chat) fetchChat(frame.chat_id);
       else {
         clearTyping(frame.chat_id, frame.message.sender_username);
-        addMessages(frame.chat_id, [frame.message]);
+        addMessages(frame.chat_id, [keepMine(heldMessage(frame.chat_id, frame.message.seq), frame.message)]);
         const timeline = state.timelines.get(frame.chat_id);
         if (timeline?.loaded && timeline.firstGap() !== null) fillGaps(frame.chat_id);
       }
       break;
-    case "message.updated":
-      if (state.timelines.has(frame.chat_id)) addMessages(frame.chat_id, [frame.message]);
+    case "message.updated": {
+      // A frame's reactions never say which are the reader's: the copy held does.
+      const message = keepMine(heldMessage(frame.chat_id, frame.message.seq), frame.message);
+      if (state.timelines.has(frame.chat_id)) addMessages(frame.chat_id, [message]);
+      else threads.accept(frame.chat_id, message);
+      break;
+    }
+    case "reaction":
+      onReaction(frame);
       break;
     case "member.joined":
       if (frame.member.user_id === state.me.id && !chat) fetchChat(frame.chat_id);
@@ -695,8 +767,7 @@ function onFrame(frame) {
       if (frame.user_id !== state.me.id) showTyping(frame.chat_id, frame.username);
       break;
     case "presence":
-      state.presence.set(frame.user_id, frame.status);
-      if (state.openId && !$("members-panel").hidden) renderMembers();
+      presence.frame(frame);
       break;
     default:
       if (frame.message && frame.chat_id && state.timelines.has(frame.chat_id)) {
@@ -716,7 +787,8 @@ function renderMembers() {
       memberItem(member, {
         me: state.me,
         owner,
-        presence: state.presence.get(member.user_id),
+        presence: presence.of(member.user_id),
+        displayName: people.displayName(member.user_id),
         onRemove: () => removeMember(chat.id, member.username),
       }),
     ),
@@ -729,8 +801,13 @@ function toggleMembers() {
   panel.hidden = !panel.hidden;
   $("members-toggle").setAttribute("aria-expanded", String(!panel.hidden));
   if (!panel.hidden) {
+    threads.close();
     renderMembers();
-    loadPresence();
+    const members = state.chats.get(state.openId)?.members || [];
+    presence.load(members.map((m) => m.user_id));
+    people.load(members).then(() => {
+      if (!panel.hidden) renderMembers();
+    });
     panel.querySelector("button, input")?.focus();
   }
 }
@@ -818,64 +895,39 @@ function suggestUsers(event) {
   }, 200);
 }
 
-// ---- second-wave features, shown only when the server has them ---------------------
+// ---- attachments ---------------------------------------------------------------------
 
-async function loadPresence() {
-  const chat = state.chats.get(state.openId);
-  if (!chat || state.presenceMissing) return;
-  const query = (chat.members || []).map((m) => `user_id=${encodeURIComponent(m.user_id)}`).join("&");
+/** The attach button shows when the server takes uploads: an empty announcement is refused
+ * with 400 or 422 by a server that has the route, 404 or 405 by one that has not. */
+async function detectAttachments() {
   try {
-    const { presence } = await session.request("GET", `/v1/presence?${query}`);
-    for (const entry of presence) state.presence.set(entry.user_id, entry.status);
-    renderMembers();
+    await session.request("POST", "/v1/attachments", {});
   } catch (error) {
-    if (error instanceof ApiError && (error.status === 404 || error.status === 405)) state.presenceMissing = true;
-  }
-}
-
-async function detectSearch() {
-  try {
-    await session.request("GET", "/v1/search?q=parley&limit=1");
-  } catch (error) {
-    // A missing route is 404 (or 405); a 4xx about the query still means search is there.
     if (!(error instanceof ApiError) || error.status === 404 || error.status === 405) return;
   }
-  $("search-form").hidden = false;
+  $("attach").hidden = false;
 }
 
-async function search(event) {
-  event.preventDefault();
-  const q = $("search-input").value.trim();
-  $("search-results").hidden = !q;
-  if (!q) return;
-  $("search-summary").textContent = "Searching…";
-  try {
-    const { results } = await session.request("GET", `/v1/search?q=${encodeURIComponent(q)}&limit=20`);
-    $("search-summary").textContent = results.length
-      ? `${results.length} message${results.length === 1 ? "" : "s"} found`
-      : "Nothing found.";
-    $("search-list").replaceChildren(
-      ...results.map(({ chat_id: chatId, message }) => {
-        const chat = state.chats.get(chatId);
-        return el(
-          "li",
-          {},
-          el(
-            "button",
-            { type: "button", class: "chat-item", onclick: () => openChat(chatId) },
-            el(
-              "span",
-              { class: "chat-name" },
-              `${chat ? chatTitle(chat, state.me) : "Chat"} · ${message.sender_username}`,
-              el("span", { class: "result-body", text: message.body }),
-            ),
-          ),
-        );
-      }),
-    );
-  } catch (error) {
-    $("search-summary").textContent = describe(error);
+// ---- search results ----------------------------------------------------------------
+
+/** Open a chat at one message: older pages are read until it is held, then it is shown. */
+async function jumpTo(chatId, seq) {
+  if (!state.chats.has(chatId)) await fetchChat(chatId);
+  await openChat(chatId, { focus: false });
+  const timeline = state.timelines.get(chatId);
+  if (!timeline) return;
+  for (let pages = 0; pages < 100 && !timeline.bySeq.has(seq) && timeline.hasOlder; pages += 1) {
+    if (state.openId !== chatId) return;
+    const before = timeline.size;
+    await loadOlder();
+    if (timeline.size === before) break;
   }
+  const item = $("message-list").querySelector(`li[data-seq="${seq}"]`);
+  if (!item) return;
+  for (const found of $("message-list").querySelectorAll("li.found")) found.classList.remove("found");
+  item.classList.add("found");
+  item.scrollIntoView({ block: "center" });
+  item.focus({ preventScroll: true });
 }
 
 // ---- start --------------------------------------------------------------------------
@@ -904,10 +956,6 @@ function wire() {
     showAuth();
   });
   $("chat-list").addEventListener("keydown", chatListKeys);
-  $("search-form").addEventListener("submit", search);
-  $("search-input").addEventListener("input", () => {
-    if (!$("search-input").value) $("search-results").hidden = true;
-  });
   $("more-chats").addEventListener("click", () => loadChats(false, state.nextCursor));
   $("new-chat").addEventListener("click", openNewChat);
   $("new-chat-form").addEventListener("submit", createChat);
@@ -921,6 +969,10 @@ function wire() {
   $("older").addEventListener("click", loadOlder);
   $("messages").addEventListener("scroll", () => {
     if ($("messages").scrollTop < 40 && !$("older").hidden && !$("older").disabled) loadOlder();
+  });
+  completeMentions($("composer-input"), {
+    members: () => state.chats.get(state.openId)?.members || [],
+    me: () => state.me,
   });
   $("composer").addEventListener("submit", submitMessage);
   $("composer-input").addEventListener("keydown", composerKeys);
@@ -941,6 +993,46 @@ function wire() {
 async function start() {
   const config = await loadConfig();
   session = new Session({ base: config.api_url || "" });
+  threads = new ThreadPanel({
+    session,
+    render: (chatId, message, list) => messageNode(chatId, message, list),
+    held: (chatId, seq) => state.timelines.get(chatId)?.bySeq.get(seq),
+    sent: (chatId, message) => addMessages(chatId, [message]),
+    members: () => state.chats.get(threads.chatId)?.members || [],
+    me: () => state.me,
+    newId: uuid4,
+  });
+  presence = new Presence({
+    session,
+    me: () => state.me,
+    changed: () => {
+      if (state.openId && !$("members-panel").hidden) renderMembers();
+    },
+  });
+  people = new People(session);
+  files = new Files(session);
+  uploads = new Uploads({
+    session,
+    changed: () => {
+      $("composer").querySelector("button[type=submit]").disabled = uploads.busy;
+    },
+  });
+  search = new Search({
+    session,
+    me: () => state.me,
+    chat: (id) => state.chats.get(id),
+    jump: jumpTo,
+  });
+  new Settings({
+    session,
+    me: () => state.me,
+    renamed: (user) => {
+      state.me = { ...state.me, ...user };
+      people.remember(state.me);
+      showMe();
+      if (state.openId && !$("members-panel").hidden) renderMembers();
+    },
+  });
   session.onExpired = () => {
     resetState();
     showAuth("Your session has ended; please log in again.");

@@ -1,23 +1,11 @@
 // DOM builders. Text always goes in through textContent, never innerHTML: message bodies,
 // titles and names are other people's input.
 
-export function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name === "class") node.className = value;
-    else if (name === "text") node.textContent = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else if (name === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(name, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined && child !== false) {
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-  }
-  return node;
-}
+import { el } from "./dom.js";
+import { mentionText } from "./mentions.js";
+import { reactionBar } from "./reactions.js";
+
+export { el };
 
 const TIME = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
@@ -54,15 +42,17 @@ export function chatItem(chat, me, { active, onOpen }) {
   return el("li", {}, button);
 }
 
-/** One message, confirmed (`seq`) or still pending (`client_msg_id`). */
-export function messageItem(message, { me, state = "sent", error, actions }) {
+/** One message, confirmed (`seq`) or still pending (`client_msg_id`). In a thread panel
+ * (`inThread`) it has no Reply action and no thread summary: the panel is the thread. */
+export function messageItem(message, { me, members, files, state = "sent", error, actions, inThread = false }) {
   const mine = message.sender_id === me.id;
   const mentioned = (message.mentions || []).includes(me.id);
   const when = new Date(message.created_at || Date.now());
   const item = el("li", {
-    class: `message${mine ? " mine" : ""}${mentioned ? " mentioned" : ""}`,
+    class: `message${mine ? " mine" : ""}${mentioned ? " mentioned" : ""}${message.reply_to ? " reply" : ""}`,
     dataset: { state, ...(message.seq ? { seq: String(message.seq) } : {}) },
     ...(message.client_msg_id ? { "data-client-msg-id": message.client_msg_id } : {}),
+    ...(message.seq ? { tabindex: "-1" } : {}),
   });
   const head = el(
     "div",
@@ -73,24 +63,40 @@ export function messageItem(message, { me, state = "sent", error, actions }) {
   );
   const body = message.deleted
     ? el("p", { class: "body deleted", text: "This message was deleted." })
-    : el("p", { class: "body", text: message.body });
+    : el("p", { class: "body" }, mentionText(message.body, { me, members }));
   item.append(head, body);
-  if (message.reply_to) {
-    head.append(el("span", { class: "reply-to", text: `reply to #${message.reply_to}` }));
-  }
-  if (message.thread && message.thread.replies) {
-    item.append(el("p", { class: "thread", text: `${message.thread.replies} replies` }));
-  }
-  if (Array.isArray(message.attachments) && message.attachments.length) {
-    item.append(
-      el(
-        "ul",
-        { class: "attachments" },
-        message.attachments.map((a) => el("li", {}, el("a", { href: a.url, text: a.filename }))),
-      ),
+  if (message.reply_to && !inThread) {
+    head.append(
+      el("button", {
+        type: "button",
+        class: "link reply-to",
+        text: `reply to #${message.reply_to}`,
+        "aria-label": `Open the thread of message ${message.reply_to}`,
+        onclick: () => actions.thread(message.reply_to),
+      }),
     );
   }
-  if (Array.isArray(message.reactions) && !message.deleted) item.append(reactions(message, actions));
+  if (message.thread && message.thread.replies && !inThread) {
+    const replies = message.thread.replies;
+    const last = message.thread.last_reply_at ? new Date(message.thread.last_reply_at) : null;
+    item.append(
+      el("button", {
+        type: "button",
+        class: "link thread",
+        "aria-label": `Open the thread of message ${message.seq}, ${replies} ${replies === 1 ? "reply" : "replies"}`,
+        text: `${replies} ${replies === 1 ? "reply" : "replies"}${last ? ` · last ${TIME.format(last)}` : ""}`,
+        onclick: () => actions.thread(message.seq),
+      }),
+    );
+  }
+  if (Array.isArray(message.attachments) && message.attachments.length && !message.deleted && files) {
+    item.append(files.list(message));
+  }
+  // Reactions and actions share the message's last line.
+  const foot = el("div", { class: "foot" });
+  if (Array.isArray(message.reactions) && message.seq && !message.deleted) {
+    foot.append(reactionBar(message, { onToggle: actions.react }));
+  }
   if (state === "pending") item.append(el("p", { class: "note", text: "Sending…" }));
   if (state === "failed") {
     item.append(
@@ -104,56 +110,50 @@ export function messageItem(message, { me, state = "sent", error, actions }) {
       ),
     );
   }
-  if (mine && message.seq && !message.deleted) {
-    item.append(
-      el(
-        "div",
-        { class: "actions" },
+  if (message.seq && !message.deleted) {
+    const tools = el("div", { class: "actions" });
+    if (!inThread) {
+      tools.append(
+        el("button", { type: "button", class: "link", onclick: () => actions.thread(message.reply_to || message.seq),
+                       text: "Reply", "aria-label": `Reply to message ${message.seq}` }),
+      );
+    }
+    if (mine) {
+      tools.append(
         el("button", { type: "button", class: "link", onclick: actions.edit, text: "Edit",
                        "aria-label": `Edit message ${message.seq}` }),
         el("button", { type: "button", class: "link danger", onclick: actions.remove, text: "Delete",
                        "aria-label": `Delete message ${message.seq}` }),
-      ),
-    );
+      );
+    }
+    if (tools.children.length) foot.append(tools);
   }
+  if (foot.children.length) item.append(foot);
   return item;
 }
 
-const QUICK_REACTIONS = ["👍", "❤️", "😂"];
+const STATUS = { online: "online", away: "away", dnd: "do not disturb", offline: "offline" };
 
-function reactions(message, actions) {
-  const held = new Map(message.reactions.map((r) => [r.emoji, r]));
-  const list = el("div", { class: "reactions", role: "group", "aria-label": "Reactions" });
-  const shown = [...message.reactions.map((r) => r.emoji)];
-  for (const emoji of QUICK_REACTIONS) if (!held.has(emoji)) shown.push(emoji);
-  for (const emoji of shown) {
-    const reaction = held.get(emoji) || { emoji, count: 0, me: false };
-    list.append(
-      el(
-        "button",
-        {
-          type: "button",
-          class: `reaction${reaction.count ? "" : " quiet"}`,
-          "aria-pressed": reaction.me ? "true" : "false",
-          "aria-label": `${emoji} ${reaction.count}`,
-          onclick: () => actions.react(emoji, !reaction.me),
-        },
-        `${emoji}${reaction.count ? ` ${reaction.count}` : ""}`,
-      ),
-    );
-  }
-  return list;
-}
-
-export function memberItem(member, { me, owner, presence, onRemove }) {
+export function memberItem(member, { me, owner, presence, displayName, onRemove }) {
   const canRemove = member.user_id !== me.id && owner;
+  const named = displayName && displayName !== member.username;
   return el(
     "li",
-    {},
+    { dataset: { userId: member.user_id } },
     presence
-      ? el("span", { class: "presence", role: "img", "aria-label": presence, dataset: { status: presence } })
+      ? el("span", {
+          class: "presence",
+          role: "img",
+          "aria-label": `${member.username} is ${STATUS[presence] || presence}`,
+          dataset: { status: presence },
+        })
       : null,
-    el("span", { text: member.username }),
+    el(
+      "span",
+      { class: "member-name" },
+      named ? el("span", { class: "display-name", text: displayName }) : null,
+      el("span", { class: named ? "username" : null, text: named ? `@${member.username}` : member.username }),
+    ),
     member.role === "owner" ? el("span", { class: "role", text: "owner" }) : null,
     canRemove
       ? el("button", {
