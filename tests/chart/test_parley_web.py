@@ -5,6 +5,8 @@ the services'."""
 
 from __future__ import annotations
 
+import pytest
+
 from support import charts
 from support.parley_chart import default
 
@@ -79,3 +81,33 @@ def test_an_api_on_another_origin_is_passed_to_the_web_client() -> None:
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     env = {item["name"]: item.get("value") for item in container["env"]}
     assert env["PARLEY_WEB_API_URL"] == "https://api.chat.example.com"
+
+
+@pytest.mark.parametrize(
+    ("store", "origin"),
+    [
+        (("--set", "objectStorage.region=eu-west-1"), "https://s3.eu-west-1.amazonaws.com"),
+        (("--set", "objectStorage.region=us-east-1"), "https://s3.amazonaws.com"),
+        (
+            ("--set", "objectStorage.endpoint=https://storage.googleapis.com"),
+            "https://storage.googleapis.com",
+        ),
+        (
+            ("--set", "objectStorage.endpoint=http://minio.storage:9000/"),
+            "http://minio.storage:9000",
+        ),
+    ],
+)
+def test_the_web_client_may_reach_the_object_store_that_chat_presigns_for(
+    store: tuple[str, ...], origin: str
+) -> None:
+    manifests = charts.template("parley", *WEB, "--set", "objectStorage.bucket=files", *store)
+    (container,) = charts.named(manifests, "Deployment", "parley-web")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert charts.env(container)["PARLEY_WEB_STORE_ORIGIN"] == origin
+    # Without a bucket, files go through chat's own origin: nothing to add.
+    (plain,) = charts.named(charts.template("parley", *WEB), "Deployment", "parley-web")["spec"][
+        "template"
+    ]["spec"]["containers"]
+    assert "PARLEY_WEB_STORE_ORIGIN" not in charts.env(plain)

@@ -367,3 +367,23 @@ client at the public address can check health and list chat's API with grpcurl.
   (dict "service" "grpc.reflection.v1alpha.ServerReflection" "component" "chat")
   | toJson }}
 {{- end }}
+
+{{/*
+The origin of the presigned URLs chat hands out for attachments (path-style, as
+parley_chat.storage.files signs them): objectStorage.endpoint's, or AWS S3's in its region;
+empty without a bucket.
+*/}}
+{{- define "parley.storeOrigin" -}}
+{{- with .Values.objectStorage }}
+{{- if .bucket }}
+{{- if .endpoint }}
+{{- $url := urlParse .endpoint }}
+{{- printf "%s://%s" $url.scheme $url.host }}
+{{- else if eq .region "us-east-1" }}
+{{- print "https://s3.amazonaws.com" }}
+{{- else }}
+{{- printf "https://s3.%s.amazonaws.com" .region }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}

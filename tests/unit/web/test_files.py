@@ -91,3 +91,14 @@ def test_an_api_elsewhere_is_named_in_the_config_and_allowed_by_the_policy() -> 
 def test_an_api_url_that_is_not_an_origin_is_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="web_api_url"):
         WebSettings(web_api_url=bad)
+
+
+def test_an_object_store_is_allowed_by_the_policy_for_presigned_uploads_and_downloads() -> None:
+    settings = WebSettings(web_store_origin="https://s3.eu-west-1.amazonaws.com/")
+    app = files.WebApp(store_origin=settings.web_store_origin)
+    policy = get(app, "/").headers["content-security-policy"]
+    assert "connect-src 'self' https://s3.eu-west-1.amazonaws.com;" in policy
+    # The store is not an API: the client is not told to call it.
+    assert get(app, "/config.json").json() == {"api_url": ""}
+    with pytest.raises(ValueError, match="web_store_origin"):
+        WebSettings(web_store_origin="s3.amazonaws.com/bucket")

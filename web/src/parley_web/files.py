@@ -38,11 +38,13 @@ _TYPES = {
 }
 
 
-def content_security_policy(api_url: str = "") -> str:
+def content_security_policy(api_url: str = "", store_origin: str = "") -> str:
     connect = "'self'"
     if api_url:
         socket_url = api_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-        connect = f"'self' {api_url} {socket_url}"
+        connect = f"{connect} {api_url} {socket_url}"
+    if store_origin:
+        connect = f"{connect} {store_origin}"
     return "; ".join(
         [
             "default-src 'none'",
@@ -94,11 +96,12 @@ class WebApp:
     """The web client's files at `/`; `/healthz` and `/readyz` for the web image's probes
     (the files are read at start, so a process that answers is ready)."""
 
-    def __init__(self, *, api_url: str = "", healthz: bool = True) -> None:
+    def __init__(self, *, api_url: str = "", store_origin: str = "", healthz: bool = True) -> None:
         self.files = load_files(api_url)
         self.healthz = healthz
+        policy = content_security_policy(api_url, store_origin)
         self.headers = [
-            (b"content-security-policy", content_security_policy(api_url).encode()),
+            (b"content-security-policy", policy.encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"),
             (b"x-frame-options", b"DENY"),

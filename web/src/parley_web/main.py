@@ -20,7 +20,7 @@ def _commands() -> None:
 def serve() -> None:
     """Serve the web client on PARLEY_HOST:PARLEY_PORT."""
     settings = WebSettings()
-    app = files.WebApp(api_url=settings.web_api_url)
+    app = files.WebApp(api_url=settings.web_api_url, store_origin=settings.web_store_origin)
     uvicorn.run(
         app,
         host=settings.host,

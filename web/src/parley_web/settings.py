@@ -28,7 +28,14 @@ class WebSettings(BaseSettings):
     client; the API must then list the page's origin in `PARLEY_CORS_ORIGINS`. Empty: the API
     is behind the same host, as with the chart's Ingress."""
 
-    @field_validator("web_api_url")
+    web_store_origin: str = ""
+    """Origin of the object store attachments go to and come from in a cluster (the origin
+    of chat's `PARLEY_S3_ENDPOINT`, or `https://s3.REGION.amazonaws.com`): the page uploads
+    to and downloads from presigned URLs there, so it is added to `connect-src`; the bucket
+    must allow the page's origin in its CORS rules. Empty: files go through the API's own
+    origin (the embedded default)."""
+
+    @field_validator("web_api_url", "web_store_origin")
     @classmethod
     def _an_origin(cls, value: str) -> str:
         if not value:

@@ -10,9 +10,11 @@ metrics, tracing, and closing the backends on shutdown. `service_cli` is its `se
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -45,6 +47,42 @@ Settings = TypeVar("Settings", bound=CoreSettings)
 Settings_contra = TypeVar("Settings_contra", bound=CoreSettings, contravariant=True)
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
+
+logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def in_background(work: Coroutine[Any, Any, None], *, name: str) -> AsyncIterator[None]:
+    """Run `work` as a task while the block runs; then cancel it and wait for it to end."""
+    task = asyncio.create_task(work, name=name)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+def every(seconds: float, job: Callable[[], Awaitable[object]], *, name: str) -> Lifespan:
+    """A lifespan that runs `job` now and then every `seconds` while the app serves (a
+    chore every replica runs, such as a purge). A round that fails is logged by its error's
+    type alone (a database error's text can carry the row it was writing) and the next
+    round runs as planned: an outage only postpones the chore."""
+
+    async def rounds() -> None:
+        while True:
+            try:
+                await job()
+            except Exception as exc:
+                logger.warning(
+                    "background job failed", extra={"job": name, "error.type": type(exc).__name__}
+                )
+            await asyncio.sleep(seconds)
+
+    def lifespan(_: Litestar) -> AbstractAsyncContextManager[None]:
+        return in_background(rounds(), name=name)
+
+    return lifespan
 
 
 @dataclass(frozen=True)

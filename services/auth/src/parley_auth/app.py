@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from typing import Any
 
@@ -27,8 +23,6 @@ from parley_core import db, openapi, ratelimit, serverkeys, service, telemetry, 
 
 MAX_BODY_BYTES = 64 * 1024
 """Auth bodies are a few hundred bytes; anything near this is abuse (413)."""
-
-logger = logging.getLogger(__name__)
 
 
 def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = None) -> Litestar:
@@ -81,17 +75,12 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
     async def jwks_document() -> dict[str, Any]:
         return jwks
 
-    @asynccontextmanager
-    async def purging(_: Litestar) -> AsyncIterator[None]:
-        purge = asyncio.create_task(
-            purge_refresh_tokens(auth, settings.refresh_token_purge_interval_seconds)
-        )
-        try:
-            yield
-        finally:
-            purge.cancel()
-            with suppress(asyncio.CancelledError):
-                await purge
+    # Every replica purges; the purge is safe to run concurrently (AuthService).
+    purging = service.every(
+        settings.refresh_token_purge_interval_seconds,
+        auth.purge_refresh_tokens,
+        name="refresh token purge",
+    )
 
     return service.service_app(
         backends,
@@ -125,14 +114,3 @@ def create_app(settings: AuthSettings, *, tracing: telemetry.Tracing | None = No
             ),
         ],
     )
-
-
-async def purge_refresh_tokens(auth: AuthService, interval_seconds: int) -> None:
-    """Every replica runs this; the purge is safe to run concurrently (AuthService)."""
-    while True:
-        await asyncio.sleep(interval_seconds)
-        try:
-            await auth.purge_refresh_tokens()
-        except Exception:
-            # A database outage: the rows wait for the next round; the process lives on.
-            logger.exception("refresh token purge failed")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -36,8 +34,6 @@ from parley_chat.realtime import tickets as stream_tickets
 from parley_chat.settings import ChatSettings
 from parley_chat.storage import files
 from parley_core import db, openapi, ratelimit, service, telemetry, tokens, web
-
-logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 512 * 1024
 """A message is at most 100 000 characters (the largest tenant limit), 4 bytes each in UTF-8."""
@@ -177,20 +173,13 @@ def create_app(
         sealer=sealer,
     )
 
-    @asynccontextmanager
-    async def feed_tasks(_: Litestar) -> AsyncIterator[None]:
-        loop = asyncio.get_running_loop()
-        tasks = [loop.create_task(event_feed.purging(settings.event_purge_interval_seconds))]
-        if sealer is not None:
-            tasks.append(loop.create_task(sealer.running()))
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with suppress(asyncio.CancelledError):
-                    await task
+    purging_events = service.every(
+        settings.event_purge_interval_seconds, event_feed.purge_expired, name="feed retention"
+    )
+    sealing: list[service.Lifespan] = []
+    if sealer is not None:
+        running_sealer = sealer.running
+        sealing.append(lambda _: service.in_background(running_sealer(), name="feed sealer"))
 
     hooks = webhooks.Webhooks(
         sessions=db.sessionmaker(backends.engine),
@@ -264,7 +253,8 @@ def create_app(
             closing_auth_client,
             presence_hub.running,
             sweeping(chats, settings.attachments.sweep_seconds),
-            feed_tasks,
+            purging_events,
+            *sealing,
             deliverer.running,
         ],
         rpc_services=[
@@ -292,30 +282,12 @@ def file_store(settings: ChatSettings) -> files.FileStore:
     return files.LocalStore(settings.attachments.dir or settings.data_dir / "attachments")
 
 
-def sweeping(
-    chats: ChatService, interval_seconds: float
-) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+def sweeping(chats: ChatService, interval_seconds: float) -> service.Lifespan:
     """Every replica runs the attachment sweep; the lease row lets one of them work at a
     time (`ChatService.sweep_attachments`)."""
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[-64:]
-
-    async def sweep() -> None:
-        while True:
-            try:
-                await chats.sweep_attachments(holder, lease_seconds=interval_seconds * 3)
-            except Exception:
-                # A database or store outage: the files wait for the next round.
-                logger.exception("attachment sweep failed")
-            await asyncio.sleep(interval_seconds)
-
-    @asynccontextmanager
-    async def running(_: Litestar) -> AsyncIterator[None]:
-        task = asyncio.create_task(sweep())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-
-    return running
+    return service.every(
+        interval_seconds,
+        lambda: chats.sweep_attachments(holder, lease_seconds=interval_seconds * 3),
+        name="attachment sweep",
+    )

@@ -316,15 +316,6 @@ class Feed:
             logger.info("feed events past retention deleted", extra={"events": deleted})
         return deleted
 
-    async def purging(self, every_seconds: float) -> None:
-        """`purge_expired` every `every_seconds`, for the app's lifetime."""
-        while True:
-            try:
-                await self.purge_expired()
-            except Exception as exc:  # a database hiccup must not end the loop
-                logger.warning("feed retention failed", extra={"error.type": type(exc).__name__})
-            await asyncio.sleep(every_seconds)
-
 
 async def _start(session: AsyncSession, position: int | None, *, tenant: str) -> int:
     """The position to read after: the cursor's, or just before the oldest kept event.
