@@ -144,6 +144,29 @@ def test_a_member_added_while_streaming_starts_hearing_of_the_chat_s_members(
                 heard = [f for f in watching.silence(0.5) if f.get("user_id") == bob.id]
 
 
+def test_a_member_added_while_streaming_is_told_what_the_members_show_now(
+    chats: ChatApi,
+) -> None:
+    # Alice chose `away` before carol could watch her: without being told when the watch
+    # starts, carol would show her as the GET she made earlier said, until alice's next
+    # change.
+    alice, carol = chats.users(2, chats.tenant())
+    chat = chats.group(alice)
+    with (
+        StreamClient(chats.url, token_of(alice), presence=True),
+        StreamClient(chats.url, token_of(carol), presence=True) as watching,
+    ):
+        assert set_status(chats, alice, "away").status_code == 204
+        response = chats.http.post(
+            f"/v1/chats/{chat['id']}/members",
+            json={"username": carol.username},
+            headers=alice.headers,
+        )
+        assert response.status_code == 201, response.text
+        (told,) = presence_frames(watching.recv_until(shows(alice, "away")))
+        assert told["user_id"] == alice.id
+
+
 def test_bad_presence_input_is_a_422_naming_the_field(chats: ChatApi) -> None:
     alice = chats.user()
     for status in ("offline", "busy", "", None, 3, ["away"]):

@@ -180,11 +180,27 @@ class PresenceHub:
             try:
                 await asyncio.sleep(0.2)  # a burst of joins is one refresh
                 if watcher in self._watching:
+                    before = self._watching[watcher]
                     await self.refresh(watcher)
+                    await self._tell_current(watcher, self._watching.get(watcher, before) - before)
             finally:
                 self._refreshing.discard(watcher)
 
         self._spawn(run())
+
+    async def _tell_current(self, watcher: Watcher, user_ids: frozenset[uuid.UUID]) -> None:
+        """Push what `user_ids` show now to a stream that has just started watching them.
+        Read after subscribing, so a change made while the chat was being joined, before
+        the subscription, is not lost until that user's next change."""
+        if not user_ids:
+            return
+        tenant = watcher.caller.tenant
+        try:
+            found = await self._service.store.read(tenant, list(user_ids))
+        except DependencyUnavailable:
+            return  # the next change, or a GET, says it
+        for view in found.values():
+            watcher.push(presence_frame(Change(tenant, view)))
 
     async def _watch(self, watcher: Watcher, contacts: frozenset[uuid.UUID]) -> None:
         before = self._watching.get(watcher, frozenset())
