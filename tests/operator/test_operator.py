@@ -198,6 +198,13 @@ def test_deleting_a_tenant_purges_chat_then_auth_and_removes_the_finalizer(
             sent = http.post(messages, json={"body": f"hi @{bob.username}"})
             assert sent.status_code == 201, sent.text
             assert http.put(f"{messages}/1/reactions/%3Aok%3A").status_code == 204
+            # And the tenant backend's webhook.
+            hook = http.put(
+                "/v1/tenant/webhooks/push",
+                json={"url": "https://hooks.example.com/parley", "events": ["message"]},
+                headers=api.bearer(api.server_key(name)),
+            )
+            assert hook.status_code == 201, hook.text
         assert all(chat.rows_of_tenant(chat_database, name).values())
 
         kubectl.delete(kubectl.tenants(namespace, name))
