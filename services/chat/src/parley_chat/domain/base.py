@@ -50,8 +50,8 @@ class ServiceBase:
     async def _record(
         self, session: AsyncSession, *chat_events: events.ChatEvent, tenant: str, at: datetime
     ) -> None:
-        """Write `chat_events` to the tenant's feed, as the transaction's last statements
-        (storage/feed.py says why last)."""
+        """Write `chat_events` to the tenant's feed in the change's own transaction; they are
+        numbered after it commits (storage/feed.py)."""
         new = [self._feed_event(event, at=at) for event in chat_events]
         await feed.record(session, new, tenant=tenant)
 
